@@ -1,0 +1,145 @@
+"""Parsing and normalizing what users type: an e-mail address or a bare domain.
+
+>>> parse_address(" Jane.Doe＠ＱＱ。com. ")
+Address(local='Jane.Doe', domain='qq.com', domain_ascii='qq.com')
+>>> parse_address("bücher.example").domain_ascii
+'xn--bcher-kva.example'
+>>> parse_address("a@b@c.com")
+Traceback (most recent call last):
+...
+mailsettings.errors.InvalidAddressError: 'a@b@c.com' has more than one '@'; quoted local parts are not supported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from .errors import InvalidAddressError
+
+__all__ = ["Address", "parse_address"]
+
+MAX_INPUT = 320  # 64 (local part) + 1 + 255 (domain), before trimming white space
+_MAX_SHOWN = 40
+
+# Full-width forms typed with CJK input methods.
+_FULLWIDTH = str.maketrans({"＠": "@", "﹫": "@", "。": ".", "．": ".", "｡": "."})
+# Characters RFC 5322 forbids unquoted in a local part, plus white space.
+_LOCAL_SPECIALS = frozenset('"(),:;<>@[\\] \t')
+_ASCII_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_CHARACTERS = re.compile(r"[a-z0-9.-]*")
+_ASCII_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
+
+
+class Address(NamedTuple):
+    """A parsed address. ``local`` is ``None`` when only a domain was given."""
+
+    local: str | None
+    domain: str
+    """The domain in Unicode form (UTS 46 normalized)."""
+    domain_ascii: str
+    """The domain in ASCII (punycode) form."""
+
+    def __str__(self) -> str:
+        return self.domain if self.local is None else f"{self.local}@{self.domain}"
+
+
+def _shown(text: str) -> str:
+    """A short, safe rendering of user input for error messages."""
+    return repr(text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "…")
+
+
+def is_plain_local_part(local: str) -> bool:
+    """Fast check for the common case: an ASCII dot-atom of at most 64 characters."""
+    return len(local) <= 64 and _ASCII_LOCAL.fullmatch(local) is not None
+
+
+def _check_local(local: str, original: str) -> None:
+    if is_plain_local_part(local):
+        return
+    if not local:
+        raise InvalidAddressError(f"{_shown(original)} has an empty local part before '@'.")
+    if local.startswith('"'):
+        raise InvalidAddressError(f"{_shown(original)}: quoted local parts are not supported.")
+    if not local.isprintable() or any(char in _LOCAL_SPECIALS for char in local):
+        raise InvalidAddressError(
+            f"{_shown(original)} has white space, a control or a special character in its local part."
+        )
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise InvalidAddressError(f"{_shown(original)} has a misplaced '.' in its local part.")
+    if len(local.encode("utf-8", "surrogatepass")) > 64:
+        raise InvalidAddressError(f"{_shown(original)} has a local part longer than 64 octets.")
+
+
+def normalize_domain(domain: str, original: str) -> tuple[str, str]:
+    """Return ``(unicode, ascii)`` forms of a domain, validated with UTS 46 (non-transitional)."""
+    if domain.endswith("."):
+        domain = domain[:-1]
+    if not domain:
+        raise InvalidAddressError(f"{_shown(original)} has no domain.")
+    if domain.startswith("["):
+        raise InvalidAddressError(f"{_shown(original)}: IP address literals are not supported.")
+    lowered = domain.lower()
+    if lowered.isascii() and "--" not in lowered:
+        if len(lowered) > 253 or not _ASCII_DOMAIN.fullmatch(lowered):
+            raise InvalidAddressError(_bad_domain(original, lowered))
+        ascii_domain = unicode_domain = lowered
+    else:
+        ascii_domain, unicode_domain = _idna(domain, original)
+    last_label = ascii_domain.rpartition(".")[2]
+    if last_label.isdigit():
+        raise InvalidAddressError(f"{_shown(original)}: IP addresses are not mail domains.")
+    return unicode_domain, ascii_domain
+
+
+def _bad_domain(original: str, domain: str) -> str:
+    if not _DOMAIN_CHARACTERS.fullmatch(domain):
+        return f"{_shown(original)} has characters that are not allowed in a domain."
+    if "." not in domain:
+        return f"{_shown(original)} is not a mail domain: it needs at least two labels."
+    if len(domain) > 253 or any(len(label) > 63 for label in domain.split(".")):
+        return f"{_shown(original)} has a domain or label that is too long."
+    return f"{_shown(original)} has an invalid domain."
+
+
+def _idna(domain: str, original: str) -> tuple[str, str]:
+    import idna  # imported only for internationalized domains
+
+    if not domain.isprintable():
+        raise InvalidAddressError(f"{_shown(original)} has a control character in its domain.")
+    try:
+        ascii_domain = idna.encode(domain, uts46=True, std3_rules=True, transitional=False).decode()
+        unicode_domain = idna.decode(ascii_domain)
+    except (idna.IDNAError, UnicodeError, ValueError, IndexError):
+        raise InvalidAddressError(_bad_domain(original, domain.lower())) from None
+    if len(ascii_domain) > 253 or not _ASCII_DOMAIN.fullmatch(ascii_domain):
+        raise InvalidAddressError(_bad_domain(original, ascii_domain))
+    return ascii_domain, unicode_domain
+
+
+def parse_address(text: str) -> Address:
+    """Parse an e-mail address or a bare domain, or raise :class:`InvalidAddressError`.
+
+    Case-insensitive in the domain, surrounding white space and a trailing dot are
+    tolerated, full-width ``＠`` and ``。`` are mapped, and the domain is normalized with
+    UTS 46 so its Unicode and punycode forms are the same domain.
+    """
+    if not isinstance(text, str):
+        raise InvalidAddressError(f"expected an address as str, got {type(text).__name__}")
+    if len(text) > MAX_INPUT + 64 or len(text.strip()) > MAX_INPUT:
+        raise InvalidAddressError(f"input of {len(text)} characters is too long for an address.")
+    stripped = text.strip().translate(_FULLWIDTH)
+    if not stripped:
+        raise InvalidAddressError("the address is empty.")
+    local, at, domain = stripped.rpartition("@")
+    if not at:
+        unicode_domain, ascii_domain = normalize_domain(stripped, text)
+        return Address(None, unicode_domain, ascii_domain)
+    if "@" in local:
+        raise InvalidAddressError(
+            f"{_shown(text)} has more than one '@'; quoted local parts are not supported."
+        )
+    _check_local(local, text)
+    unicode_domain, ascii_domain = normalize_domain(domain, text)
+    return Address(local, unicode_domain, ascii_domain)

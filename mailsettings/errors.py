@@ -1,0 +1,90 @@
+"""The exceptions :mod:`mailsettings` raises.
+
+Every error is a :class:`MailSettingsError`, so one ``except`` catches them all.
+The subclasses also derive from the builtin that says what they mean:
+
+* :class:`InvalidAddressError` is a :class:`ValueError` (the input is malformed),
+* :class:`ProviderNotFoundError` is a :class:`LookupError` (nothing identifies a provider),
+* :class:`DiscoveryTimeoutError` is a :class:`TimeoutError`.
+
+A temporary failure (:class:`DiscoveryError`) is never reported as "not found".
+
+>>> import mailsettings
+>>> try:
+...     mailsettings.lookup("no-at-sign")
+... except ValueError as error:
+...     print(type(error).__name__)
+InvalidAddressError
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Provider
+
+__all__ = [
+    "AutoconfigError",
+    "DiscoveryError",
+    "DiscoveryTimeoutError",
+    "DomainNotFoundError",
+    "InvalidAddressError",
+    "MailSettingsError",
+    "NoMailError",
+    "ProviderNotFoundError",
+]
+
+
+class MailSettingsError(Exception):
+    """Root of every error raised by :mod:`mailsettings`."""
+
+
+class InvalidAddressError(MailSettingsError, ValueError):
+    """The input is not a usable e-mail address or domain."""
+
+
+class ProviderNotFoundError(MailSettingsError, LookupError):
+    """Nothing identifies a provider for the domain.
+
+    ``domain`` is the ASCII domain that was looked up and ``tried`` names each
+    source that was consulted, e.g. ``("bundled database", "MX")``. ``provider`` is set
+    when the provider is known but offers no standard access (status
+    ``no-standard-access``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        domain: str = "",
+        tried: tuple[str, ...] = (),
+        provider: Provider | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.domain = domain
+        self.tried = tried
+        self.provider = provider
+
+
+class DomainNotFoundError(ProviderNotFoundError):
+    """The domain does not exist (DNS answered NXDOMAIN)."""
+
+
+class NoMailError(ProviderNotFoundError):
+    """The domain states that it accepts no mail (a null MX record, RFC 7505)."""
+
+
+class DiscoveryError(MailSettingsError):
+    """A network source failed temporarily (SERVFAIL, refused, unreachable, ...).
+
+    The answer is unknown rather than negative: trying again later may succeed.
+    """
+
+
+class DiscoveryTimeoutError(DiscoveryError, TimeoutError):
+    """The lookup ran out of its time budget before an answer was found."""
+
+
+class AutoconfigError(MailSettingsError, ValueError):
+    """An autoconfig (``config-v1.1.xml``) document is malformed, unsafe or too large."""
