@@ -1,0 +1,1 @@
+"""Network sources for domains the bundled database does not list (imported only when used)."""
