@@ -171,7 +171,9 @@ def _check_host(value: str) -> str:
         return value
     if len(value) > 253 or not _HOST_TEMPLATE.fullmatch(value):
         if EMAILADDRESS in value or EMAILLOCALPART in value:
-            raise ValueError("a host name may use %EMAILDOMAIN% only, never the address or local part")
+            raise ValueError(
+                "a host name may use %EMAILDOMAIN% only, never the address or local part"
+            )
         raise ValueError(f"{value[:80]!r} is not a valid lower-case host name or template")
     return value
 
@@ -197,7 +199,9 @@ def _check_text(value: str) -> str:
     return value
 
 
-HttpURL = Annotated[str, AfterValidator(_check_http_url), Field(json_schema_extra={"format": "uri"})]
+HttpURL = Annotated[
+    str, AfterValidator(_check_http_url), Field(json_schema_extra={"format": "uri"})
+]
 """An absolute ``http`` or ``https`` URL, kept as a string."""
 HostName = Annotated[str, AfterValidator(_check_host)]
 """A lower-case ASCII host name, or a template such as ``mail.%EMAILDOMAIN%``."""
@@ -208,7 +212,7 @@ LocalizedText = dict[Annotated[str, Field(pattern=_LANGUAGE.pattern)], Text]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # --- servers ---------------------------------------------------------------
@@ -217,23 +221,25 @@ class _Model(BaseModel):
 class Server(_Model):
     """One server of a provider: where to connect and how to log in."""
 
-    protocol: Protocol
-    """The protocol spoken on this server."""
-    host: HostName
-    """Host name; in a provider's data it may be a template using ``%EMAILDOMAIN%``."""
-    port: int = Field(ge=1, le=65535)
-    """TCP port."""
-    security: Security
-    """Implicit TLS, STARTTLS or none."""
-    auth: tuple[AuthMethod, ...] = Field(default=(AuthMethod.PASSWORD_CLEARTEXT,), min_length=1)
-    """Accepted authentication methods, most preferred first."""
-    username: Annotated[str, AfterValidator(_check_username)] = EMAILADDRESS
-    """Login-name rule: ``%EMAILADDRESS%`` (the full address), ``%EMAILLOCALPART%``
-    (the part before ``@``), or a template combining them with ``%EMAILDOMAIN%``."""
-    legacy: bool = False
-    """An old server kept for reference; never preferred."""
-    legacy_reason: Text | None = None
-    """Why the server is legacy (required when ``legacy`` is true)."""
+    protocol: Protocol = Field(description="The protocol spoken on this server.")
+    host: HostName = Field(
+        description="Host name; in a provider's data it may be a template using ``%EMAILDOMAIN%``."
+    )
+    port: int = Field(ge=1, le=65535, description="TCP port.")
+    security: Security = Field(description="Implicit TLS, STARTTLS or none.")
+    auth: tuple[AuthMethod, ...] = Field(
+        default=(AuthMethod.PASSWORD_CLEARTEXT,),
+        min_length=1,
+        description="Accepted authentication methods, most preferred first.",
+    )
+    username: Annotated[str, AfterValidator(_check_username)] = Field(
+        EMAILADDRESS,
+        description="Login-name rule: ``%EMAILADDRESS%`` (the full address), ``%EMAILLOCALPART%`` (the part before ``@``), or a template combining them with ``%EMAILDOMAIN%``.",
+    )
+    legacy: bool = Field(False, description="An old server kept for reference; never preferred.")
+    legacy_reason: Text | None = Field(
+        None, description="Why the server is legacy (required when ``legacy`` is true)."
+    )
 
     @model_validator(mode="after")
     def _legacy_has_reason(self) -> Server:
@@ -283,11 +289,13 @@ def preference_key(server: Server) -> tuple[bool, int]:
 class MxRule(_Model):
     """An MX host pattern that identifies a provider or hosting platform."""
 
-    pattern: Annotated[str, Field(pattern=_DOMAIN_SUFFIX.pattern, max_length=253)]
-    """A host suffix: ``mxbiz1.qq.com`` matches that host, ``qq.com`` matches any host
-    ending in ``.qq.com``."""
-    servers: tuple[Server, ...] | None = None
-    """Servers to use instead of the provider's when this pattern matched (regional platforms)."""
+    pattern: Annotated[str, Field(pattern=_DOMAIN_SUFFIX.pattern, max_length=253)] = Field(
+        description="A host suffix: ``mxbiz1.qq.com`` matches that host, ``qq.com`` matches any host ending in ``.qq.com``."
+    )
+    servers: tuple[Server, ...] | None = Field(
+        None,
+        description="Servers to use instead of the provider's when this pattern matched (regional platforms).",
+    )
 
     def matches(self, mx_host: str) -> bool:
         """Whether ``mx_host`` (lower-case, without trailing dot) is covered by the pattern.
@@ -303,83 +311,96 @@ class MxRule(_Model):
 class Instruction(_Model):
     """Something the user must do before a mail client can log in."""
 
-    kind: InstructionKind = InstructionKind.OTHER
-    """What the instruction is about, for programs that act on it."""
-    text: Text
-    """The instruction in English."""
-    localized: LocalizedText = {}
-    """The instruction in other languages, keyed by language tag (``zh-CN``)."""
-    url: HttpURL | None = None
-    """The provider's page that explains it."""
+    kind: InstructionKind = Field(
+        InstructionKind.OTHER,
+        description="What the instruction is about, for programs that act on it.",
+    )
+    text: Text = Field(description="The instruction in English.")
+    localized: LocalizedText = Field(
+        {}, description="The instruction in other languages, keyed by language tag (``zh-CN``)."
+    )
+    url: HttpURL | None = Field(None, description="The provider's page that explains it.")
 
 
 class OAuth2(_Model):
     """Public OAuth 2.0 endpoints for mail access."""
 
-    issuer: DomainName
-    """The authorization server's host name, e.g. ``accounts.google.com``."""
+    issuer: DomainName = Field(
+        description="The authorization server's host name, e.g. ``accounts.google.com``."
+    )
     authorization_url: HttpURL
     token_url: HttpURL
-    scopes: tuple[str, ...] = Field(min_length=1)
-    """Scopes a mail client requests."""
+    scopes: tuple[str, ...] = Field(min_length=1, description="Scopes a mail client requests.")
 
 
 class Check(_Model):
     """A record that the provider's facts were compared with a reference."""
 
-    reference: Text
-    """What was compared with: ``provider documentation``, ``ispdb``, ``deltachat``, ..."""
-    revision: str | None = None
-    """The reference's version, e.g. the commit of a database snapshot."""
-    url: HttpURL | None = None
-    """Where the reference can be read."""
-    checked: date | None = None
-    """When the comparison was made; absent when unknown."""
+    reference: Text = Field(
+        description="What was compared with: ``provider documentation``, ``ispdb``, ``deltachat``, ..."
+    )
+    revision: str | None = Field(
+        None, description="The reference's version, e.g. the commit of a database snapshot."
+    )
+    url: HttpURL | None = Field(None, description="Where the reference can be read.")
+    checked: date | None = Field(
+        None, description="When the comparison was made; absent when unknown."
+    )
 
 
 class Deviation(_Model):
     """Why this project's data differs from a reference on purpose."""
 
-    reference: Text
-    """The reference that says otherwise (``ispdb``, ``deltachat``)."""
-    protocol: Protocol | None = None
-    """The protocol concerned, or none for the whole entry."""
-    reason: Text
-    """Why: reference outdated, provider moved, ..."""
+    reference: Text = Field(
+        description="The reference that says otherwise (``ispdb``, ``deltachat``)."
+    )
+    protocol: Protocol | None = Field(
+        None, description="The protocol concerned, or none for the whole entry."
+    )
+    reason: Text = Field(description="Why: reference outdated, provider moved, ...")
 
 
 class Provider(_Model):
     """A mail provider or hosting platform and its servers."""
 
-    id: Annotated[str, Field(pattern=_IDENTIFIER.pattern, max_length=64)]
-    """Stable identifier, usually the provider's main domain (``qq.com``)."""
-    name: Text
-    """Name in English."""
-    localized_names: LocalizedText = {}
-    """Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."""
-    domains: tuple[DomainName, ...] = ()
-    """Mail domains served, in ASCII form. Hosting platforms found by MX may have none."""
-    servers: tuple[Server, ...] = ()
-    """All servers, in the order the data lists them."""
-    mx: tuple[MxRule, ...] = ()
-    """MX host patterns that identify the provider."""
-    password: PasswordKind = PasswordKind.ACCOUNT
-    """Which secret a mail client logs in with."""
-    instructions: tuple[Instruction, ...] = ()
-    """What the user must do first, in order."""
-    help_url: HttpURL | None = None
-    """The provider's help page for mail clients."""
-    oauth2: OAuth2 | None = None
-    """Public OAuth2 endpoints, where the provider offers OAuth2."""
+    id: Annotated[str, Field(pattern=_IDENTIFIER.pattern, max_length=64)] = Field(
+        description="Stable identifier, usually the provider's main domain (``qq.com``)."
+    )
+    name: Text = Field(description="Name in English.")
+    localized_names: LocalizedText = Field(
+        {}, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
+    )
+    domains: tuple[DomainName, ...] = Field(
+        (),
+        description="Mail domains served, in ASCII form. Hosting platforms found by MX may have none.",
+    )
+    servers: tuple[Server, ...] = Field(
+        (), description="All servers, in the order the data lists them."
+    )
+    mx: tuple[MxRule, ...] = Field((), description="MX host patterns that identify the provider.")
+    password: PasswordKind = Field(
+        PasswordKind.ACCOUNT, description="Which secret a mail client logs in with."
+    )
+    instructions: tuple[Instruction, ...] = Field(
+        (), description="What the user must do first, in order."
+    )
+    help_url: HttpURL | None = Field(None, description="The provider's help page for mail clients.")
+    oauth2: OAuth2 | None = Field(
+        None, description="Public OAuth2 endpoints, where the provider offers OAuth2."
+    )
     status: Status = Status.ACTIVE
-    status_note: Text | None = None
-    """What the status means for users, e.g. when a service closed."""
-    status_since: Annotated[str, Field(pattern=_PARTIAL_DATE.pattern)] | None = None
-    """When the status began (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``)."""
-    provenance: tuple[Check, ...] = ()
-    """Which references the facts were checked against."""
-    deviations: tuple[Deviation, ...] = ()
-    """Where, and why, the data differs from a reference on purpose."""
+    status_note: Text | None = Field(
+        None, description="What the status means for users, e.g. when a service closed."
+    )
+    status_since: Annotated[str, Field(pattern=_PARTIAL_DATE.pattern)] | None = Field(
+        None, description="When the status began (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``)."
+    )
+    provenance: tuple[Check, ...] = Field(
+        (), description="Which references the facts were checked against."
+    )
+    deviations: tuple[Deviation, ...] = Field(
+        (), description="Where, and why, the data differs from a reference on purpose."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Provider:
@@ -394,7 +415,9 @@ class Provider(_Model):
 
     def servers_for(self, protocol: Protocol) -> tuple[Server, ...]:
         """The provider's servers of one protocol, in preference order."""
-        return tuple(sorted((s for s in self.servers if s.protocol == protocol), key=preference_key))
+        return tuple(
+            sorted((s for s in self.servers if s.protocol == protocol), key=preference_key)
+        )
 
 
 # --- results ---------------------------------------------------------------
@@ -413,26 +436,28 @@ class LookupResult(_Model):
     Build one with :meth:`create`, which orders the servers and adds warnings.
     """
 
-    provider: Provider
-    """The provider, from the database or synthesized from what discovery found."""
-    servers: tuple[Server, ...] = Field(min_length=1)
-    """Every server for this domain (templates filled in), most preferred first."""
-    domain: str
-    """The matched domain in Unicode form."""
-    domain_ascii: str
-    """The matched domain in ASCII (punycode) form."""
-    source: Source
-    """Where the answer came from."""
-    trusted: bool
-    """Whether the answer can be relied on without asking the user to confirm it
-    (the database, or a source the domain itself controls over a secure channel);
-    an untrusted result says why in ``warnings``."""
-    warnings: tuple[str, ...] = ()
-    """Things a careful client should tell the user or check."""
-    mx_host: str | None = None
-    """The MX host that identified the provider, for MX-based results."""
-    url: HttpURL | None = None
-    """The URL the settings were read from, for autoconfig-based results."""
+    provider: Provider = Field(
+        description="The provider, from the database or synthesized from what discovery found."
+    )
+    servers: tuple[Server, ...] = Field(
+        min_length=1,
+        description="Every server for this domain (templates filled in), most preferred first.",
+    )
+    domain: str = Field(description="The matched domain in Unicode form.")
+    domain_ascii: str = Field(description="The matched domain in ASCII (punycode) form.")
+    source: Source = Field(description="Where the answer came from.")
+    trusted: bool = Field(
+        description="Whether the answer can be relied on without asking the user to confirm it (the database, or a source the domain itself controls over a secure channel); an untrusted result says why in ``warnings``."
+    )
+    warnings: tuple[str, ...] = Field(
+        (), description="Things a careful client should tell the user or check."
+    )
+    mx_host: str | None = Field(
+        None, description="The MX host that identified the provider, for MX-based results."
+    )
+    url: HttpURL | None = Field(
+        None, description="The URL the settings were read from, for autoconfig-based results."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -473,12 +498,24 @@ class LookupResult(_Model):
         ordered = tuple(sorted((s.for_domain(domain_ascii) for s in chosen), key=preference_key))
         notes = list(warnings)
         if provider.status is not Status.ACTIVE:
-            notes.append(f"Provider status is {provider.status.value}"
-                         + (f": {provider.status_note}" if provider.status_note else "."))
+            notes.append(
+                f"Provider status is {provider.status.value}"
+                + (f": {provider.status_note}" if provider.status_note else ".")
+            )
         for protocol in Protocol:
             best = _preferred(ordered, protocol)
             if best is not None and best.security is Security.PLAIN:
-                notes.append(f"{protocol.value.upper()} is offered only without encryption "
-                             f"({best.host}:{best.port}); passwords travel in clear text.")
-        return cls(provider=provider, servers=ordered, domain=domain, domain_ascii=domain_ascii,
-                   source=source, trusted=trusted, warnings=tuple(notes), **extra)
+                notes.append(
+                    f"{protocol.value.upper()} is offered only without encryption "
+                    f"({best.host}:{best.port}); passwords travel in clear text."
+                )
+        return cls(
+            provider=provider,
+            servers=ordered,
+            domain=domain,
+            domain_ascii=domain_ascii,
+            source=source,
+            trusted=trusted,
+            warnings=tuple(notes),
+            **extra,
+        )

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -38,6 +37,8 @@ def load_bundled() -> tuple[Provider, ...]:
 
 def load_provider_files(paths: Iterable[Path]) -> tuple[Provider, ...]:
     """Read provider TOML files, raising :class:`MailSettingsError` naming a bad file."""
+    import tomllib  # only for source files, never on the lookup path
+
     providers = []
     for path in sorted(paths):
         try:
