@@ -50,12 +50,20 @@ def main() -> None:
         ours.append(run_once(MAILSETTINGS))
     t_ours, t_base = (statistics.median(t for t, _ in runs) for runs in (ours, base))
     m_ours, m_base = (statistics.median(m for _, m in runs) for runs in (ours, base))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.runs} alternating runs each")
-    print(f"baseline (import pydantic, two models): {t_base * 1000:6.1f} ms  {m_base:6.1f} MiB peak")
-    print(f"import mailsettings + first lookup:     {t_ours * 1000:6.1f} ms  {m_ours:6.1f} MiB peak")
-    print(f"time ratio: {t_ours / t_base:.2f}x (bar 1.3x); memory above baseline: "
-          f"{m_ours - m_base:+.1f} MiB (bar 15 MB)")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.runs} alternating runs each"
+    )
+    print(
+        f"baseline (import pydantic, two models): {t_base * 1000:6.1f} ms  {m_base:6.1f} MiB peak"
+    )
+    print(
+        f"import mailsettings + first lookup:     {t_ours * 1000:6.1f} ms  {m_ours:6.1f} MiB peak"
+    )
+    print(
+        f"time ratio: {t_ours / t_base:.2f}x (bar 1.3x); memory above baseline: "
+        f"{m_ours - m_base:+.1f} MiB (bar 15 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import mailsettings
 def addresses(count: int, domains: list[str], seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz0123456789._-"
-    result = set()
+    result: set[str] = set()
     while len(result) < count:
         local = rng.choice("abcdefghijklmnopqrstuvwxyz") + "".join(
             rng.choice(letters) for _ in range(rng.randint(3, 14))
@@ -60,9 +60,11 @@ def main() -> None:
         base.append(time_per_call(baseline, inputs))
         ours.append(time_per_call(lookup, inputs))
     ours_median, base_median = statistics.median(ours), statistics.median(base)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}, {len(domains)} known domains, "
-          f"{len(inputs)} distinct addresses, {args.rounds} rounds")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {len(domains)} known domains, "
+        f"{len(inputs)} distinct addresses, {args.rounds} rounds"
+    )
     print(f"baseline (split, lower, dict.get): {base_median * 1e9:8.0f} ns per lookup (median)")
     print(f"mailsettings.lookup:               {ours_median * 1e9:8.0f} ns per lookup (median)")
     print(f"ratio: {ours_median / base_median:.2f}x  (bar 5x, goal 3x)")

@@ -107,7 +107,9 @@ def _idna(domain: str, original: str) -> tuple[str, str]:
     import idna  # imported only for internationalized domains
 
     if not domain.isprintable():
-        raise InvalidAddressError(f"{_shown(original)} has a control or invisible formatting character in its domain.")
+        raise InvalidAddressError(
+            f"{_shown(original)} has a control or invisible formatting character in its domain."
+        )
     try:
         ascii_domain = idna.encode(domain, uts46=True, std3_rules=True, transitional=False).decode()
         unicode_domain = idna.decode(ascii_domain)

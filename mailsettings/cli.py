@@ -37,7 +37,7 @@ _USERNAME_RULE = {
 
 
 def clean(text: str) -> str:
-    """Remove control, format (e.g. bidi override) and surrogate characters before printing.
+    r"""Remove control, format (e.g. bidi override) and surrogate characters before printing.
 
     >>> clean("evil\\x1b[31mred\\u202e")
     'evil[31mred'
@@ -55,14 +55,23 @@ def format_result(result: LookupResult, address: str | None) -> str:
     """The human-readable report for one result."""
     provider = result.provider
     names = " / ".join([provider.name, *provider.localized_names.values()])
-    lines = [f"{address or result.domain}: {names} [{provider.status.value}]"
-             f" (source: {result.source.value}{', untrusted' if not result.trusted else ''})"]
+    lines = [
+        f"{address or result.domain}: {names} [{provider.status.value}]"
+        f" (source: {result.source.value}{', untrusted' if not result.trusted else ''})"
+    ]
     rows = [("PROTO", "SERVER", "TLS", "LOGIN", "AUTH", "")]
     for server in result.servers:
         note = f"(legacy: {server.legacy_reason})" if server.legacy else ""
-        rows.append((server.protocol.value.upper(), f"{server.host}:{server.port}",
-                     _SECURITY_LABEL[server.security.value], _login(server, address),
-                     ", ".join(method.value for method in server.auth), note))
+        rows.append(
+            (
+                server.protocol.value.upper(),
+                f"{server.host}:{server.port}",
+                _SECURITY_LABEL[server.security.value],
+                _login(server, address),
+                ", ".join(method.value for method in server.auth),
+                note,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(5)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -89,10 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Show the POP3, IMAP and SMTP settings for e-mail addresses or domains.",
         epilog="Exit codes: 0 found, 1 not found, 2 invalid input, 3 could not be determined.",
     )
-    parser.add_argument("addresses", nargs="*", metavar="ADDRESS",
-                        help="an e-mail address or a domain")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON document per line instead of a table")
+    parser.add_argument(
+        "addresses", nargs="*", metavar="ADDRESS", help="an e-mail address or a domain"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document per line instead of a table"
+    )
     parser.add_argument("--list", action="store_true", help="list the known providers")
     parser.add_argument("--version", action="version", version=f"mailsettings {__version__}")
     return parser
@@ -103,9 +114,13 @@ def _list_providers(registry: Registry, as_json: bool, out: TextIO) -> None:
         if as_json:
             out.write(json.dumps(provider.model_dump(mode="json"), ensure_ascii=False) + "\n")
         else:
-            domains = ", ".join(provider.domains[:3]) + (" ..." if len(provider.domains) > 3 else "")
-            out.write(clean(f"{provider.id:28} {provider.status.value:18} {provider.name}"
-                            f" ({domains})") + "\n")
+            domains = ", ".join(provider.domains[:3]) + (
+                " ..." if len(provider.domains) > 3 else ""
+            )
+            out.write(
+                clean(f"{provider.id:28} {provider.status.value:18} {provider.name} ({domains})")
+                + "\n"
+            )
 
 
 def _exit_code(error: MailSettingsError) -> int:

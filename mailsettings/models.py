@@ -370,6 +370,11 @@ class Provider(_Model):
     localized_names: LocalizedText = Field(
         {}, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
     )
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = Field(
+        None,
+        description="ISO 3166-1 code of the country whose users the provider mainly serves; "
+        "absent for international services.",
+    )
     domains: tuple[DomainName, ...] = Field(
         (),
         description="Mail domains served, in ASCII form. Hosting platforms found by MX may have none.",

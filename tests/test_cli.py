@@ -11,8 +11,13 @@ from mailsettings.cli import clean, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mailsettings", *args],
-                          capture_output=True, text=True, check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mailsettings", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 def test_table_output_for_a_known_address() -> None:
@@ -81,8 +86,10 @@ def test_control_characters_from_data_are_removed(capsys: pytest.CaptureFixture[
     # Built without validation, as if hostile text had reached a model some other way.
     server = Server(protocol="imap", host="imap.evil.example", port=993, security="ssl")
     hostile = Provider.model_construct(
-        **Provider(id="evil.example", name="x", domains=("evil.example",),
-                   servers=(server,)).__dict__ | {"name": "Evil\x1b[2J\u202eMail"}
+        **Provider(
+            id="evil.example", name="x", domains=("evil.example",), servers=(server,)
+        ).__dict__
+        | {"name": "Evil\x1b[2J\u202eMail"}
     )
     code = main(["me@evil.example"], registry=Registry([hostile], bundled=False))
     out = capsys.readouterr().out

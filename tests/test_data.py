@@ -8,7 +8,13 @@ import idna
 import pytest
 
 import mailsettings
-from mailsettings.data import COMPILED, compile_providers, load_bundled, load_provider_files, source_dir
+from mailsettings.data import (
+    COMPILED,
+    compile_providers,
+    load_bundled,
+    load_provider_files,
+    source_dir,
+)
 from mailsettings.models import Protocol, Provider, Security, Server, Status, preference_key
 
 SOURCES = load_provider_files(source_dir().glob("*.toml"))
@@ -20,7 +26,7 @@ STARTTLS_PORTS = {143, 110, 587}
 def test_compiled_database_matches_the_sources() -> None:
     compiled = (source_dir().parent / COMPILED).read_bytes()
     assert compiled == compile_providers(SOURCES), "run: python -m mailsettings.data"
-    assert PROVIDERS == tuple(sorted(SOURCES, key=lambda p: p.id))
+    assert tuple(sorted(SOURCES, key=lambda p: p.id)) == PROVIDERS
 
 
 def test_domains_are_unique_across_providers() -> None:
@@ -41,7 +47,9 @@ def test_mx_patterns_are_unique_across_providers() -> None:
 
 def _server_sets(provider: Provider) -> list[tuple[str, tuple[Server, ...]]]:
     sets = [(provider.id, provider.servers)]
-    sets += [(f"{provider.id} mx {rule.pattern}", rule.servers) for rule in provider.mx if rule.servers]
+    sets += [
+        (f"{provider.id} mx {rule.pattern}", rule.servers) for rule in provider.mx if rule.servers
+    ]
     return sets
 
 
@@ -65,8 +73,9 @@ def test_provider_integrity(provider: Provider) -> None:
         assert provider.status_since and provider.status_note
 
 
-@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.servers and p.domains],
-                         ids=lambda provider: provider.id)
+@pytest.mark.parametrize(
+    "provider", [p for p in PROVIDERS if p.servers and p.domains], ids=lambda provider: provider.id
+)
 def test_every_domain_looks_up_with_servers_in_preference_order(provider: Provider) -> None:
     for domain in provider.domains:
         result = mailsettings.lookup(f"someone@{domain}")
@@ -89,8 +98,11 @@ REFERENCE_TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("domain", "name", "pop3_hosts", "smtp_host"), REFERENCE_TABLE,
-                         ids=[row[0] for row in REFERENCE_TABLE])
+@pytest.mark.parametrize(
+    ("domain", "name", "pop3_hosts", "smtp_host"),
+    REFERENCE_TABLE,
+    ids=[row[0] for row in REFERENCE_TABLE],
+)
 def test_reference_table_row(domain: str, name: str, pop3_hosts: set[str], smtp_host: str) -> None:
     result = mailsettings.lookup(f"someone@{domain}")
     assert name.lower() in result.provider.name.lower()
@@ -106,7 +118,11 @@ def test_reference_table_row(domain: str, name: str, pop3_hosts: set[str], smtp_
 def test_gmail_row_details() -> None:
     result = mailsettings.lookup("someone@gmail.com")
     pop3 = result.pop3
-    assert pop3 is not None and (pop3.host, pop3.port, pop3.security) == ("pop.gmail.com", 995, "ssl")
+    assert pop3 is not None and (pop3.host, pop3.port, pop3.security) == (
+        "pop.gmail.com",
+        995,
+        "ssl",
+    )
     smtp = {(s.port, s.security) for s in result.servers if s.host == "smtp.gmail.com"}
     assert {(465, Security.SSL), (587, Security.STARTTLS)} <= smtp
     assert all(s.login_for("someone@gmail.com") == "someone@gmail.com" for s in result.servers)

@@ -72,7 +72,11 @@ def test_results_are_shared_per_domain_and_immutable() -> None:
 def test_preference_order_tls_first_legacy_last_templates_filled() -> None:
     result = Registry([CORP], bundled=False).lookup("jane@corp.example")
     imap = [(s.host, s.port) for s in result.servers if s.protocol is Protocol.IMAP]
-    assert imap == [("mail.corp.example", 993), ("mail.corp.example", 143), ("old.corp.example", 993)]
+    assert imap == [
+        ("mail.corp.example", 993),
+        ("mail.corp.example", 143),
+        ("old.corp.example", 993),
+    ]
     assert result.imap is not None and result.imap.port == 993
     assert result.pop3 is not None and result.pop3.security is Security.STARTTLS
     # SMTP offers only plain text: preferred anyway, with a warning.
@@ -88,10 +92,23 @@ def test_templates_use_the_ascii_form_of_the_domain() -> None:
 
 
 def test_legacy_servers_are_never_preferred() -> None:
-    provider = Provider(id="old.example", name="Old", domains=("old.example",),
-                        status=Status.DISCONTINUED, status_note="Closed in 2013.",
-                        servers=(_server("pop3", "pop.old.example", 110, "plain", legacy=True,
-                                         legacy_reason="Service closed."),))
+    provider = Provider(
+        id="old.example",
+        name="Old",
+        domains=("old.example",),
+        status=Status.DISCONTINUED,
+        status_note="Closed in 2013.",
+        servers=(
+            _server(
+                "pop3",
+                "pop.old.example",
+                110,
+                "plain",
+                legacy=True,
+                legacy_reason="Service closed.",
+            ),
+        ),
+    )
     result = Registry([provider], bundled=False).lookup("old.example")
     assert result.pop3 is None
     assert len(result.servers) == 1
@@ -107,17 +124,28 @@ def test_unknown_domain_raises_provider_not_found() -> None:
 
 
 def test_provider_without_standard_access_raises_with_the_provider() -> None:
-    webonly = Provider(id="webonly.example", name="Web Only", domains=("webonly.example",),
-                       status=Status.NO_STANDARD_ACCESS, status_note="Only its own app.")
+    webonly = Provider(
+        id="webonly.example",
+        name="Web Only",
+        domains=("webonly.example",),
+        status=Status.NO_STANDARD_ACCESS,
+        status_note="Only its own app.",
+    )
     with pytest.raises(ProviderNotFoundError, match="offers no IMAP, POP3 or SMTP") as caught:
         Registry([webonly], bundled=False).lookup("me@webonly.example")
     assert caught.value.provider == webonly
 
 
 def test_registry_overrides_replace_by_id_and_take_over_domains() -> None:
-    mine = Provider(id="mine.example", name="Mine", domains=("foxmail.com",),
-                    servers=(_server("imap", "imap.mine.example", 993, "ssl"),
-                             _server("smtp", "smtp.mine.example", 465, "ssl")))
+    mine = Provider(
+        id="mine.example",
+        name="Mine",
+        domains=("foxmail.com",),
+        servers=(
+            _server("imap", "imap.mine.example", 993, "ssl"),
+            _server("smtp", "smtp.mine.example", 465, "ssl"),
+        ),
+    )
     registry = Registry([mine])
     assert registry.lookup("x@foxmail.com").provider.id == "mine.example"
     assert registry.lookup("x@qq.com").provider.id == "qq.com"
@@ -138,7 +166,7 @@ def test_registry_from_directory(tmp_path: object) -> None:
     registry = Registry.from_directory(folder, bundled=False)
     assert registry.lookup("me@corp.example").imap is not None
     (folder / "wrong-name.toml").write_text((folder / "corp.example.toml").read_text())
-    with pytest.raises(MailSettingsError, match="wrong-name.toml"):
+    with pytest.raises(MailSettingsError, match=r"wrong-name\.toml"):
         Registry.from_directory(folder)
 
 
@@ -163,7 +191,9 @@ def test_json_dump_and_schema() -> None:
     dumped = json.loads(json.dumps(result.model_dump(mode="json")))
     assert dumped["imap"]["host"] == "imap.qq.com"
     assert dumped["source"] == "bundled"
-    assert LookupResult.model_validate_json(result.model_dump_json(exclude={"imap", "pop3", "smtp"}))
+    assert LookupResult.model_validate_json(
+        result.model_dump_json(exclude={"imap", "pop3", "smtp"})
+    )
     schema = LookupResult.model_json_schema()
     assert schema["properties"]["servers"]["minItems"] == 1
 

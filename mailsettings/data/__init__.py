@@ -47,7 +47,9 @@ def load_provider_files(paths: Iterable[Path]) -> tuple[Provider, ...]:
         except (OSError, tomllib.TOMLDecodeError, ValidationError) as error:
             raise MailSettingsError(f"{path.name}: {error}") from None
         if path.stem != provider.id:
-            raise MailSettingsError(f"{path.name}: file name must be the provider id {provider.id!r}")
+            raise MailSettingsError(
+                f"{path.name}: file name must be the provider id {provider.id!r}"
+            )
         providers.append(provider)
     return tuple(providers)
 

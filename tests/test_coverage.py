@@ -1,0 +1,43 @@
+"""The database's coverage: the generated page is current and the numbers hold."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mailsettings.data import load_bundled
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+import coverage_page  # noqa: E402
+
+PROVIDERS = load_bundled()
+
+
+def test_coverage_page_is_current() -> None:
+    committed = (REPO / "docs" / "coverage.md").read_text(encoding="utf-8")
+    assert committed == coverage_page.render(PROVIDERS), "run: python tools/coverage_page.py"
+
+
+def test_database_covers_at_least_1500_domains_and_250_providers() -> None:
+    domains = {domain for provider in PROVIDERS for domain in provider.domains}
+    assert len(domains) >= 1500
+    assert len(PROVIDERS) >= 250
+
+
+def test_china_in_depth() -> None:
+    domains = {domain for provider in PROVIDERS for domain in provider.domains}
+    expected = {
+        "163.com", "126.com", "yeah.net", "188.com", "vip.163.com", "vip.126.com", "vip.188.com",
+        "qq.com", "foxmail.com", "vip.qq.com", "sina.com", "sina.cn", "vip.sina.com", "sohu.com",
+        "vip.sohu.com", "139.com", "189.cn", "21cn.com", "wo.cn", "aliyun.com", "tom.com",
+        "163.net", "263.net",
+    }
+    assert expected - domains == set()
+    platforms = {rule.pattern for provider in PROVIDERS for rule in provider.mx}
+    assert any(pattern.endswith("qq.com") and "biz" in pattern for pattern in platforms)
+
+
+def test_every_region_has_providers() -> None:
+    regions = {coverage_page.region_of(provider) for provider in PROVIDERS}
+    assert {"China", "Europe", "North America", "Japan and Korea", "Russia and CIS"} <= regions
