@@ -1,0 +1,103 @@
+"""The data conformance report: the committed page is current, and the comparison rules hold."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+from mailsettings.models import Deviation, Protocol, Provider, Security, Server
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+import conformance  # noqa: E402
+
+PAGE = REPO / "docs" / "data-conformance.md"
+
+
+def test_committed_report_is_current(tmp_path: Path) -> None:
+    needed = [SHARED / "ispdb", SHARED / "deltachat-providers"]
+    missing = [str(path) for path in needed if not path.is_dir()]
+    if missing:
+        message = f"the reference snapshots are missing: {', '.join(missing)}"
+        if os.environ.get("MAILSETTINGS_REQUIRE_ISPDB") == "1":
+            pytest.fail(message + "; MAILSETTINGS_REQUIRE_ISPDB=1 requires them.")
+        pytest.skip(message + " (put ../shared beside the clone, or set MAILSETTINGS_SHARED_DIR)")
+    output = tmp_path / "data-conformance.md"
+    assert conformance.main(["--shared", str(SHARED), "--output", str(output)]) == 0
+    assert PAGE.read_text(encoding="utf-8") == output.read_text(encoding="utf-8"), (
+        "docs/data-conformance.md is out of date: run `python tools/conformance.py`"
+    )
+
+
+# --- the rules, on small made-up data -----------------------------------------------
+
+
+def _server(protocol: str, host: str, port: int, security: str, **extra: object) -> Server:
+    return Server.model_validate(
+        {"protocol": protocol, "host": host, "port": port, "security": security, **extra}
+    )
+
+
+PROVIDER = Provider(
+    id="example.com",
+    name="Example",
+    domains=("example.com", "example.net"),
+    servers=(
+        _server("imap", "imap.%EMAILDOMAIN%", 993, "ssl"),
+        _server("pop3", "pop.example.com", 995, "ssl"),
+        _server("pop3", "pop.example.com", 110, "plain", legacy=True, legacy_reason="Old."),
+        _server("smtp", "smtp.example.com", 465, "ssl"),
+    ),
+    deviations=(Deviation(reference="ispdb", protocol="smtp", reason="Provider says 465."),),
+)
+
+
+def _reference(
+    *servers: tuple[Protocol, str, int, Security], domains: tuple[str, ...] = ("example.com",)
+) -> conformance.Reference:
+    entry = conformance.Entry("example.com.xml", domains, servers)
+    return conformance.Reference(conformance.ISPDB, "ISPDB", "owner/repo", "0" * 40, (entry,))
+
+
+def test_agreement_counts_templates_and_extra_servers() -> None:
+    result = conformance.compare(
+        [PROVIDER],
+        _reference(
+            (Protocol.IMAP, "imap.%EMAILDOMAIN%", 993, Security.SSL),
+            (Protocol.POP3, "pop.example.com", 995, Security.SSL),
+            domains=("example.com", "example.net", "elsewhere.example"),
+        ),
+    )
+    imap, pop = result.tallies[Protocol.IMAP], result.tallies[Protocol.POP3]
+    assert (imap.compared, imap.host, imap.full) == (2, 2, 2)
+    assert (pop.compared, pop.full) == (2, 2)
+    assert result.tallies[Protocol.SMTP].compared == 0  # the reference names no SMTP server
+    assert result.missing == {"example.com.xml": ["elsewhere.example"]}
+    assert not result.differences
+
+
+def test_differences_are_explained_by_deviations_or_legacy_servers() -> None:
+    result = conformance.compare(
+        [PROVIDER],
+        _reference(
+            (Protocol.IMAP, "imap.example.com", 143, Security.STARTTLS),
+            (Protocol.POP3, "pop.example.com", 110, Security.PLAIN),
+            (Protocol.SMTP, "smtp.example.com", 25, Security.PLAIN),
+        ),
+    )
+    imap, pop, smtp = (result.tallies[p] for p in Protocol)
+    assert (imap.host, imap.full, imap.unexplained) == (1, 0, 1)
+    assert (pop.explained, smtp.explained) == (1, 1)
+    reasons = {d.protocol: d.reasons for d in result.differences}
+    assert reasons[Protocol.IMAP] == ()
+    assert reasons[Protocol.POP3] == ("Kept here as a legacy server: Old.",)
+    assert reasons[Protocol.SMTP] == ("Provider says 465.",)
+    page = conformance.render(
+        [PROVIDER], [_reference((Protocol.IMAP, "imap.example.com", 143, Security.STARTTLS))]
+    )
+    assert "**unexplained**" in page
+    assert "`imap.example.com:143` starttls" in page
