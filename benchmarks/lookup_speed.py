@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import platform
 import random
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ def addresses(count: int, domains: list[str], seed: int = 1) -> list[str]:
         local = rng.choice("abcdefghijklmnopqrstuvwxyz") + "".join(
             rng.choice(letters) for _ in range(rng.randint(3, 14))
         )
-        local = local.replace("..", ".").rstrip(".")
+        local = re.sub(r"\.+", ".", local).rstrip(".")
         result.add(f"{local}@{rng.choice(domains)}")
     return sorted(result, key=lambda _: rng.random())
 

@@ -2,16 +2,24 @@
 
 Exit codes: 0 found, 1 not found, 2 invalid input, 3 could not be determined
 (a temporary failure); with several addresses the highest code wins.
+
+``--mx``/``--srv`` turn on DNS discovery, ``--dns-server``/``--timeout`` tune it, and
+``--bulk FILE`` (``-`` for standard input) looks up one address per line and writes
+CSV or JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import ipaddress
 import json
+import math
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .address import parse_address
@@ -39,7 +47,7 @@ _USERNAME_RULE = {
 def clean(text: str) -> str:
     r"""Remove control, format (e.g. bidi override) and surrogate characters before printing.
 
-    >>> clean("evil\\x1b[31mred\\u202e")
+    >>> clean("evil\x1b[31mred\u202e")
     'evil[31mred'
     """
     return "".join(char for char in text if unicodedata.category(char) not in ("Cc", "Cf", "Cs"))
@@ -106,7 +114,66 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--list", action="store_true", help="list the known providers")
     parser.add_argument("--version", action="version", version=f"mailsettings {__version__}")
+    discovery = parser.add_argument_group(
+        "discovery", "for domains the database does not know (the database is always asked first)"
+    )
+    discovery.add_argument(
+        "--mx", action="store_true", help="match the domain's MX records against known platforms"
+    )
+    discovery.add_argument(
+        "--srv", action="store_true", help="read the domain's RFC 6186 SRV records"
+    )
+    discovery.add_argument(
+        "--dns-server",
+        action="append",
+        dest="dns_servers",
+        metavar="HOST[:PORT]",
+        help="ask this name server (an IP address; [IPv6]:PORT with a port); repeatable",
+    )
+    discovery.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time budget of each lookup (default 10)",
+    )
+    bulk = parser.add_argument_group("bulk mode")
+    bulk.add_argument(
+        "--bulk",
+        metavar="FILE",
+        help="look up the addresses in FILE, one per line ('-' reads standard input)",
+    )
+    bulk.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="bulk output: CSV (default) or one JSON document per line",
+    )
     return parser
+
+
+def parse_dns_server(text: str) -> tuple[str, int]:
+    """Split ``HOST[:PORT]`` (an IP address; ``[IPv6]:PORT`` with a port) into host and port.
+
+    >>> parse_dns_server("127.0.0.1:5353"), parse_dns_server("[::1]:5353"), parse_dns_server("::1")
+    (('127.0.0.1', 5353), ('::1', 5353), ('::1', 53))
+    """
+    bracketed = re.fullmatch(r"\[([^\]]*)\](?::([0-9]{1,5}))?", text)
+    if bracketed:
+        host, port = bracketed[1], bracketed[2]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, None
+    try:
+        address = ipaddress.ip_address(host)
+        number = 53 if port is None else int(port)
+    except ValueError:
+        address, number = None, 0
+    if address is None or not 0 < number < 65536:
+        raise ValueError(
+            f"--dns-server {text[:60]!r}: expected an IP address with an optional :PORT "
+            "(IPv6 as [ADDRESS]:PORT)"
+        )
+    return str(address), number
 
 
 def _list_providers(registry: Registry, as_json: bool, out: TextIO) -> None:
@@ -131,6 +198,29 @@ def _exit_code(error: MailSettingsError) -> int:
     return EXIT_UNDETERMINED  # DiscoveryError: the answer is unknown
 
 
+def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The lookup options the flags ask for (exits with code 2 on invalid flags)."""
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        parser.error("--timeout must be a positive number of seconds")
+    resolver = None
+    if args.dns_servers:
+        if not (args.mx or args.srv):
+            parser.error("--dns-server needs --mx or --srv")
+        try:
+            servers = [parse_dns_server(text) for text in args.dns_servers]
+        except ValueError as error:
+            parser.error(str(error))
+        from .sources.dns import resolver_for
+
+        resolver = resolver_for(servers)
+    return {
+        "mx": True if args.mx else None,
+        "srv": True if args.srv else None,
+        "timeout": args.timeout,
+        "resolver": resolver,
+    }
+
+
 def main(argv: Sequence[str] | None = None, registry: Registry | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -140,12 +230,26 @@ def main(argv: Sequence[str] | None = None, registry: Registry | None = None) ->
     if args.list:
         _list_providers(registry, args.json, out)
         return EXIT_FOUND
+    if args.format and not args.bulk:
+        parser.error("--format applies to --bulk")
+    if args.bulk is not None:
+        if args.addresses:
+            parser.error("give addresses either as arguments or with --bulk, not both")
+        options = _options(parser, args)
+        try:
+            addresses = _read_addresses(args.bulk)
+        except OSError as error:
+            parser.error(f"cannot read {args.bulk}: {error.strerror or error}")
+        return _bulk(
+            registry, addresses, options=options, output=args.format or "csv", out=out, err=err
+        )
     if not args.addresses:
         parser.error("give at least one ADDRESS, or --list")
+    options = _options(parser, args)
     code = EXIT_FOUND
     for index, text in enumerate(args.addresses):
         try:
-            result = registry.lookup(text)
+            result = registry.lookup(text, **options)
         except MailSettingsError as error:
             err.write(clean(f"mailsettings: {error}") + "\n")
             code = max(code, _exit_code(error))
@@ -155,6 +259,138 @@ def main(argv: Sequence[str] | None = None, registry: Registry | None = None) ->
         else:
             out.write(("\n" if index else "") + format_result(result, _address_of(text)) + "\n")
     return code
+
+
+# --- bulk mode -------------------------------------------------------------
+
+BULK_CHUNK = 256
+"""Addresses looked up together between progress updates (and output flushes)."""
+CSV_COLUMNS = (
+    "address",
+    "status",
+    "provider_id",
+    "provider_name",
+    "source",
+    "trusted",
+    "password",
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "pop3_host",
+    "pop3_port",
+    "pop3_security",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "mx_host",
+    "warnings",
+    "error",
+)
+_STATUS = {
+    EXIT_FOUND: "found",
+    EXIT_NOT_FOUND: "not-found",
+    EXIT_INVALID: "invalid",
+    EXIT_UNDETERMINED: "undetermined",
+}
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell: control characters removed, formula triggers (``= + - @``) escaped.
+
+    A cell that a spreadsheet would read as a formula gets a leading apostrophe.
+
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("@SUM(A1)"), csv_cell(993)
+    ("'=HYPERLINK(1)", "'@SUM(A1)", '993')
+    """
+    text = clean(str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _read_addresses(path: str) -> list[str]:
+    if path == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _row(text: str, outcome: LookupResult | MailSettingsError) -> tuple[list[object], int]:
+    if isinstance(outcome, MailSettingsError):
+        code = _exit_code(outcome)
+        return [text, _STATUS[code], *[""] * (len(CSV_COLUMNS) - 3), str(outcome)], code
+    provider = outcome.provider
+    row: list[object] = [
+        text,
+        _STATUS[EXIT_FOUND],
+        provider.id,
+        provider.name,
+        outcome.source.value,
+        "yes" if outcome.trusted else "no",
+        provider.password.value,
+    ]
+    for server in (outcome.imap, outcome.pop3, outcome.smtp):
+        row += ["", "", ""] if server is None else [server.host, server.port, server.security.value]
+    row += [outcome.mx_host or "", " | ".join(outcome.warnings), ""]
+    return row, EXIT_FOUND
+
+
+def _json_line(text: str, outcome: LookupResult | MailSettingsError) -> tuple[str, int]:
+    if isinstance(outcome, MailSettingsError):
+        code = _exit_code(outcome)
+        document = {
+            "address": text,
+            "status": _STATUS[code],
+            "result": None,
+            "error": {"type": type(outcome).__name__, "message": clean(str(outcome))},
+        }
+    else:
+        code = EXIT_FOUND
+        document = {
+            "address": text,
+            "status": _STATUS[code],
+            "result": outcome.model_dump(mode="json"),
+            "error": None,
+        }
+    return json.dumps(document, ensure_ascii=False), code
+
+
+def _bulk(
+    registry: Registry,
+    addresses: list[str],
+    *,
+    options: dict[str, Any],
+    output: str,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    progress = err.isatty()
+    writer = csv.writer(out, lineterminator="\n")
+    if output == "csv":
+        writer.writerow(CSV_COLUMNS)
+    code = EXIT_FOUND
+    for start in range(0, len(addresses), BULK_CHUNK):
+        chunk = addresses[start : start + BULK_CHUNK]
+        for text, outcome in zip(chunk, registry.lookup_many(chunk, **options), strict=True):
+            if output == "csv":
+                row, status = _row(text, outcome)
+                writer.writerow([csv_cell(cell) for cell in row])
+            else:
+                line, status = _json_line(text, outcome)
+                out.write(line + "\n")
+            code = max(code, status)
+        out.flush()
+        if progress:
+            _progress(err, start + len(chunk), len(addresses))
+    if progress:
+        err.write("\n")
+    return code
+
+
+def _progress(err: TextIO, done: int, total: int, width: int = 30) -> None:
+    filled = width * done // max(total, 1)
+    err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    err.flush()
 
 
 def _address_of(text: str) -> str | None:

@@ -370,6 +370,10 @@ class Provider(_Model):
     localized_names: LocalizedText = Field(
         {}, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
     )
+    short_name: Text | None = Field(
+        None,
+        description="A short name for narrow displays (autoconfig's ``displayShortName``), e.g. ``GMail``.",
+    )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = Field(
         None,
         description="ISO 3166-1 code of the country whose users the provider mainly serves; "
@@ -423,6 +427,27 @@ class Provider(_Model):
         return tuple(
             sorted((s for s in self.servers if s.protocol == protocol), key=preference_key)
         )
+
+    @classmethod
+    def from_autoconfig_xml(cls, data: bytes | str, /) -> Provider:
+        """The provider described by a Thunderbird autoconfig file (``config-v1.1.xml``).
+
+        Raises :class:`~mailsettings.AutoconfigError` for a malformed, unsafe or too large
+        file. What was repaired or skipped on the way is in the ``warnings`` of
+        :func:`mailsettings.autoconfig.parse_autoconfig`, which this calls.
+        """
+        from .autoconfig import parse_autoconfig
+
+        return parse_autoconfig(data).provider
+
+    def to_autoconfig_xml(self) -> str:
+        """The provider as a Thunderbird autoconfig file (``config-v1.1.xml``), e.g. to serve it.
+
+        See :func:`mailsettings.autoconfig.to_autoconfig_xml` for what the format can hold.
+        """
+        from .autoconfig import to_autoconfig_xml
+
+        return to_autoconfig_xml(self)
 
 
 # --- results ---------------------------------------------------------------

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from hypothesis import settings
 
+# Fixture modules beside this file (tests/ is on sys.path: it has no __init__.py).
+pytest_plugins = ["dns_servers"]
+
 # CI runs without deadlines (shared, noisy machines); locally the default profile applies.
 settings.register_profile("ci", deadline=None, max_examples=300)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
