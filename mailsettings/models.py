@@ -10,8 +10,6 @@ its JSON form and ``model_json_schema()`` its JSON Schema.
 ['password-cleartext']
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date
 from enum import StrEnum
@@ -151,13 +149,15 @@ _DOMAIN_SUFFIX = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _PARTIAL_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
-    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+    if _SPACE_OR_CONTROL.search(value):
         raise ValueError("must not contain white space or control characters")
     return value
 
@@ -194,7 +194,7 @@ def _check_username(value: str) -> str:
 
 
 def _check_text(value: str) -> str:
-    if not value.strip() or any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in value):
+    if not value.strip() or _CONTROL.search(value):
         raise ValueError("must be non-empty text without control characters")
     return value
 
@@ -242,7 +242,7 @@ class Server(_Model):
     )
 
     @model_validator(mode="after")
-    def _legacy_has_reason(self) -> Server:
+    def _legacy_has_reason(self) -> "Server":
         if self.legacy != (self.legacy_reason is not None):
             raise ValueError("legacy_reason is required for, and only for, legacy servers")
         return self
@@ -252,7 +252,7 @@ class Server(_Model):
         """Whether the host depends on the address's domain."""
         return EMAILDOMAIN in self.host
 
-    def for_domain(self, domain_ascii: str) -> Server:
+    def for_domain(self, domain_ascii: str) -> "Server":
         """Return this server with ``%EMAILDOMAIN%`` in its host replaced by ``domain_ascii``.
 
         >>> Server(protocol="smtp", host="mail.%EMAILDOMAIN%", port=465,
@@ -317,7 +317,7 @@ class Instruction(_Model):
     )
     text: Text = Field(description="The instruction in English.")
     localized: LocalizedText = Field(
-        {}, description="The instruction in other languages, keyed by language tag (``zh-CN``)."
+        default_factory=dict, description="The instruction in other languages, keyed by language tag (``zh-CN``)."
     )
     url: HttpURL | None = Field(None, description="The provider's page that explains it.")
 
@@ -368,7 +368,7 @@ class Provider(_Model):
     )
     name: Text = Field(description="Name in English.")
     localized_names: LocalizedText = Field(
-        {}, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
+        default_factory=dict, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
     )
     short_name: Text | None = Field(
         None,
@@ -412,7 +412,7 @@ class Provider(_Model):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> Provider:
+    def _consistent(self) -> "Provider":
         if len(set(self.domains)) != len(self.domains):
             raise ValueError(f"provider {self.id}: a domain is listed twice")
         standard = self.status in (Status.ACTIVE, Status.DISCONTINUED)
@@ -429,7 +429,7 @@ class Provider(_Model):
         )
 
     @classmethod
-    def from_autoconfig_xml(cls, data: bytes | str, /) -> Provider:
+    def from_autoconfig_xml(cls, data: bytes | str, /) -> "Provider":
         """The provider described by a Thunderbird autoconfig file (``config-v1.1.xml``).
 
         Raises :class:`~mailsettings.AutoconfigError` for a malformed, unsafe or too large
@@ -519,7 +519,7 @@ class LookupResult(_Model):
         servers: tuple[Server, ...] | None = None,
         warnings: tuple[str, ...] = (),
         **extra: Any,
-    ) -> LookupResult:
+    ) -> "LookupResult":
         """Build a result: fill host templates, order servers, add the standard warnings.
 
         ``servers`` defaults to the provider's; ``extra`` sets ``mx_host`` or ``url``.
