@@ -124,6 +124,30 @@ def _parser() -> argparse.ArgumentParser:
         "--srv", action="store_true", help="read the domain's RFC 6186 SRV records"
     )
     discovery.add_argument(
+        "--autoconfig",
+        action="store_true",
+        help="ask the provider's autoconfig file, the well-known URL and Thunderbird's ISPDB "
+        "(implies --mx)",
+    )
+    discovery.add_argument(
+        "--ispdb-url", metavar="URL", help="base URL of the ISPDB (the domain is appended)"
+    )
+    discovery.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="trust the certificate authorities in this file for autoconfig fetches",
+    )
+    discovery.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="allow plain-HTTP autoconfig URLs (results are marked untrusted)",
+    )
+    discovery.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="allow autoconfig fetches from loopback and private addresses (testing, intranets)",
+    )
+    discovery.add_argument(
         "--dns-server",
         action="append",
         dest="dns_servers",
@@ -200,25 +224,49 @@ def _exit_code(error: MailSettingsError) -> int:
 
 def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
     """The lookup options the flags ask for (exits with code 2 on invalid flags)."""
-    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
-        parser.error("--timeout must be a positive number of seconds")
-    resolver = None
+    options: dict[str, Any] = {
+        name: True for name in ("mx", "srv", "autoconfig") if getattr(args, name)
+    }
+    if args.timeout is not None:
+        if not (math.isfinite(args.timeout) and args.timeout > 0):
+            parser.error("--timeout must be a positive number of seconds")
+        options["timeout"] = args.timeout
+    autoconfig_flags = [
+        flag
+        for flag, value in (
+            ("--ispdb-url", args.ispdb_url),
+            ("--ca-file", args.ca_file),
+            ("--allow-http", args.allow_http),
+            ("--allow-private-networks", args.allow_private_networks),
+        )
+        if value
+    ]
+    if autoconfig_flags and not args.autoconfig:
+        parser.error(f"{autoconfig_flags[0]} needs --autoconfig")
+    if args.ispdb_url:
+        options["ispdb_url"] = args.ispdb_url
+    if args.allow_http:
+        options["allow_http"] = True
+    if args.allow_private_networks:
+        options["allow_private_networks"] = True
+    if args.ca_file:
+        import ssl
+
+        try:
+            options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"--ca-file {args.ca_file}: {error}")
     if args.dns_servers:
-        if not (args.mx or args.srv):
-            parser.error("--dns-server needs --mx or --srv")
+        if not options:
+            parser.error("--dns-server needs --mx, --srv or --autoconfig")
         try:
             servers = [parse_dns_server(text) for text in args.dns_servers]
         except ValueError as error:
             parser.error(str(error))
         from .sources.dns import resolver_for
 
-        resolver = resolver_for(servers)
-    return {
-        "mx": True if args.mx else None,
-        "srv": True if args.srv else None,
-        "timeout": args.timeout,
-        "resolver": resolver,
-    }
+        options["resolver"] = resolver_for(servers)
+    return options
 
 
 def main(argv: Sequence[str] | None = None, registry: Registry | None = None) -> int:

@@ -16,9 +16,7 @@ An application can add or override providers:
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -26,18 +24,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from .address import Address, is_plain_local_part, parse_address
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
+from .options import LookupOptions, Options
 
 if TYPE_CHECKING:
-    import dns.asyncresolver
-    import dns.resolver
+    from typing_extensions import Unpack
 
-    AnyResolver = dns.resolver.Resolver | dns.asyncresolver.Resolver
+    from .sources.autoconfig import AutoconfigOptions
     from .sources.base import Context
 
 __all__ = ["Registry"]
 
 T = TypeVar("T")
-_KEYWORD_ONLY: Any = object()  # see Registry.lookup
 
 DEFAULT_CONCURRENCY = 20
 """How many lookups :meth:`Registry.lookup_many` runs at once unless told otherwise."""
@@ -51,8 +48,9 @@ class Registry:
     taking over any domain they list. Data is loaded on first use, once, thread-safely.
     A registry holds no state tied to a thread or an event loop and may be shared.
 
-    ``mx``, ``srv``, ``timeout`` and ``resolver`` are the defaults of the per-call
-    options of :meth:`lookup` (see there); DNS answers are cached per registry.
+    ``defaults`` are the registry's values of the per-call options of :meth:`lookup`
+    (see :class:`~mailsettings.options.LookupOptions`); DNS answers and discovery
+    outcomes are cached per registry.
     """
 
     def __init__(
@@ -60,16 +58,11 @@ class Registry:
         providers: Iterable[Provider] = (),
         *,
         bundled: bool = True,
-        mx: bool = False,
-        srv: bool = False,
-        timeout: float = 10.0,
-        resolver: AnyResolver | None = None,
+        **defaults: Unpack[LookupOptions],
     ) -> None:
         self._own = tuple(providers)
         self._bundled = bundled
-        self._mx, self._srv = bool(mx), bool(srv)
-        self._timeout = _check_timeout(timeout)
-        self._resolver = resolver
+        self._options = Options().merged(defaults)
         self._lock = threading.Lock()
         # Per-registry state of the network sources (DNS cache, resolver, MX index).
         self._shared_lock = threading.RLock()
@@ -125,76 +118,40 @@ class Registry:
 
     # --- lookup ------------------------------------------------------------
 
-    if TYPE_CHECKING:  # the signature: options are keyword-only
+    def lookup(self, address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
+        """Return the mail settings for an address (or a bare domain).
 
-        def lookup(
-            self,
-            address: str,
-            /,
-            *,
-            mx: bool | None = None,
-            srv: bool | None = None,
-            timeout: float | None = None,
-            resolver: AnyResolver | None = None,
-        ) -> LookupResult:
-            """Return the mail settings for an address (see the run-time definition)."""
-            ...
+        The bundled database is consulted first; a domain it knows asks no network
+        source. Otherwise the sources the options turn on are tried in a fixed order:
+        the provider's autoconfig file, the well-known URL and the ISPDB
+        (``autoconfig=True``), the domain's MX hosts against the platforms in the
+        database (``mx=True``, implied by ``autoconfig``), the ISPDB by MX host, and the
+        domain's SRV records (``srv=True``). ``timeout`` is one budget for all of them.
+        Each option left out takes the registry's default; see
+        :class:`~mailsettings.options.LookupOptions`.
 
-    else:
-        # At run time the options sit behind a positional sentinel instead of ``*``:
-        # CPython calls a function with keyword-only defaults about 80 ns more slowly,
-        # and this is the fast path for known domains. Passing an option positionally
-        # still raises TypeError.
-        def lookup(
-            self,
-            address,
-            /,
-            _keyword_only=_KEYWORD_ONLY,
-            mx=None,
-            srv=None,
-            timeout=None,
-            resolver=None,
-        ):
-            """Return the mail settings for an address (or a bare domain).
+        Raises :class:`~mailsettings.InvalidAddressError` for malformed input,
+        :class:`~mailsettings.ProviderNotFoundError` (or its subclasses
+        :class:`~mailsettings.DomainNotFoundError` and :class:`~mailsettings.NoMailError`)
+        when no provider is found, :class:`~mailsettings.DiscoveryError` (or
+        :class:`~mailsettings.DiscoveryTimeoutError`) when a source failed temporarily
+        and nothing else answered, and :class:`TypeError` / :class:`ValueError` for
+        unknown or invalid options.
+        """
+        # Fast path: input that is already canonical and a known domain.
+        try:
+            local, at, domain = address.rpartition("@")
+        except AttributeError:
+            raise InvalidAddressError(
+                f"expected an address as str, got {type(address).__name__}"
+            ) from None
+        result = self._results.get(domain)
+        settings = self._options.merged(options) if options else self._options
+        if result is not None and (not at or is_plain_local_part(local)):
+            return result
+        return self._lookup(parse_address(address), settings)
 
-            The bundled database is consulted first; a domain it knows makes no query.
-            Otherwise, with ``mx=True`` the domain's MX records are matched against the
-            platforms in the database, then with ``srv=True`` its RFC 6186 SRV records are
-            read. ``timeout`` (seconds) is one budget for the whole lookup; ``resolver``
-            is a ``dns.resolver.Resolver`` choosing the name servers. ``None`` means the
-            registry's default for each option.
-
-            Raises :class:`~mailsettings.InvalidAddressError` for malformed input,
-            :class:`~mailsettings.ProviderNotFoundError` (or its subclasses
-            :class:`~mailsettings.DomainNotFoundError` and :class:`~mailsettings.NoMailError`)
-            when no provider is found, :class:`~mailsettings.DiscoveryError` (or
-            :class:`~mailsettings.DiscoveryTimeoutError`) when DNS failed temporarily, and
-            :class:`ValueError` / :class:`TypeError` for an invalid ``timeout`` / ``resolver``.
-            """
-            if _keyword_only is not _KEYWORD_ONLY:
-                raise TypeError("lookup() takes the address as its only positional argument")
-            # Fast path: input that is already canonical and a known domain.
-            try:
-                local, at, domain = address.rpartition("@")
-            except AttributeError:
-                raise InvalidAddressError(
-                    f"expected an address as str, got {type(address).__name__}"
-                ) from None
-            result = self._results.get(domain)
-            if result is not None and (not at or is_plain_local_part(local)):
-                return result
-            return self._lookup(parse_address(address), mx, srv, timeout, resolver)
-
-    async def alookup(
-        self,
-        address: str,
-        /,
-        *,
-        mx: bool | None = None,
-        srv: bool | None = None,
-        timeout: float | None = None,
-        resolver: AnyResolver | None = None,
-    ) -> LookupResult:
+    async def alookup(self, address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
         """Asynchronous twin of :meth:`lookup` (``resolver`` may be a ``dns.asyncresolver.Resolver``)."""
         try:
             local, at, domain = address.rpartition("@")
@@ -203,41 +160,28 @@ class Registry:
                 f"expected an address as str, got {type(address).__name__}"
             ) from None
         result = self._results.get(domain)
+        settings = self._options.merged(options) if options else self._options
         if result is not None and (not at or is_plain_local_part(local)):
             return result
-        return await self._alookup(parse_address(address), mx, srv, timeout, resolver)
+        return await self._alookup(parse_address(address), settings)
 
-    def _lookup(
-        self,
-        address: Address,
-        mx: bool | None = None,
-        srv: bool | None = None,
-        timeout: float | None = None,
-        resolver: AnyResolver | None = None,
-    ) -> LookupResult:
+    def _lookup(self, address: Address, options: Options) -> LookupResult:
         result = self._known(address)
         if result is not None:
             return result
-        sources = self._sources(mx, srv)
+        sources = self._sources(options)
         if not sources:
             raise self._unknown(address)
-        return _chain().run(self._context(address, timeout, resolver), sources)
+        return _chain().run(self._context(address, options), sources)
 
-    async def _alookup(
-        self,
-        address: Address,
-        mx: bool | None = None,
-        srv: bool | None = None,
-        timeout: float | None = None,
-        resolver: AnyResolver | None = None,
-    ) -> LookupResult:
+    async def _alookup(self, address: Address, options: Options) -> LookupResult:
         result = self._known(address)
         if result is not None:
             return result
-        sources = self._sources(mx, srv)
+        sources = self._sources(options)
         if not sources:
             raise self._unknown(address)
-        return await _chain().arun(self._context(address, timeout, resolver), sources)
+        return await _chain().arun(self._context(address, options), sources)
 
     @staticmethod
     def _unknown(address: Address) -> ProviderNotFoundError:
@@ -247,26 +191,17 @@ class Registry:
             tried=("bundled database",),
         )
 
-    def _sources(self, mx: bool | None, srv: bool | None) -> tuple[str, ...]:
-        """The network sources asked for, in the chain's order (``sources.base.SOURCE_ORDER``)."""
-        wanted = (self._mx if mx is None else bool(mx), self._srv if srv is None else bool(srv))
-        keys = _SOURCES.get(wanted)
-        if keys is None:
-            chosen = {key for key, on in zip(("mx", "srv"), wanted, strict=True) if on}
-            keys = _SOURCES[wanted] = tuple(k for k in _chain().SOURCE_ORDER if k in chosen)
-        return keys
+    @staticmethod
+    def _sources(options: Options) -> tuple[str, ...]:
+        """The network sources turned on, in the chain's order (``sources.base.SOURCE_ORDER``)."""
+        wanted = options.sources
+        return tuple(key for key in _chain().SOURCE_ORDER if key in wanted)
 
-    def _context(
-        self, address: Address, timeout: float | None, resolver: AnyResolver | None
-    ) -> Context:
-        budget = self._timeout if timeout is None else _check_timeout(timeout)
-        return _chain().Context(
-            address,
-            self,
-            budget,
-            time.monotonic() + budget,
-            self._resolver if resolver is None else resolver,
-        )
+    def _context(self, address: Address, options: Options) -> Context:
+        context = _chain().Context.start(address, self, options.timeout, options.resolver)
+        if options.autoconfig:
+            context.state["autoconfig_options"] = _autoconfig_options(options)
+        return context
 
     def _shared(self, key: str, factory: Callable[[], T]) -> T:
         """Per-registry state of the network sources, built once by ``factory``, thread-safely."""
@@ -286,11 +221,8 @@ class Registry:
         addresses: Iterable[str],
         /,
         *,
-        mx: bool | None = None,
-        srv: bool | None = None,
-        timeout: float | None = None,
-        resolver: AnyResolver | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        **options: Unpack[LookupOptions],
     ) -> list[LookupResult | MailSettingsError]:
         """Look many addresses up, ``concurrency`` at a time (in threads).
 
@@ -301,13 +233,12 @@ class Registry:
         it raised (the same object for every address at one domain).
         """
         limit = _check_concurrency(concurrency)
-        if timeout is not None:
-            _check_timeout(timeout)
+        settings = self._options.merged(options) if options else self._options
         parsed, pending = self._group(addresses)
 
         def one(address: Address) -> LookupResult | MailSettingsError:
             try:
-                return self._lookup(address, mx, srv, timeout, resolver)
+                return self._lookup(address, settings)
             except MailSettingsError as error:
                 return error
 
@@ -339,18 +270,14 @@ class Registry:
         addresses: Iterable[str],
         /,
         *,
-        mx: bool | None = None,
-        srv: bool | None = None,
-        timeout: float | None = None,
-        resolver: AnyResolver | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        **options: Unpack[LookupOptions],
     ) -> list[LookupResult | MailSettingsError]:
         """Asynchronous twin of :meth:`lookup_many` (``concurrency`` lookups at a time, asyncio)."""
         import asyncio
 
         limit = _check_concurrency(concurrency)
-        if timeout is not None:
-            _check_timeout(timeout)
+        settings = self._options.merged(options) if options else self._options
         parsed, pending = self._group(addresses)
         outcomes: dict[str, LookupResult | MailSettingsError] = {}
         queue = iter(list(pending.items()))
@@ -358,7 +285,7 @@ class Registry:
         async def worker() -> None:  # ``limit`` workers take domains in turn
             for key, address in queue:
                 try:
-                    outcomes[key] = await self._alookup(address, mx, srv, timeout, resolver)
+                    outcomes[key] = await self._alookup(address, settings)
                 except MailSettingsError as error:
                     outcomes[key] = error
 
@@ -413,8 +340,16 @@ class Registry:
         return result
 
 
-# (mx, srv) -> the chain's keys for them, in the chain's order
-_SOURCES: dict[tuple[bool, bool], tuple[str, ...]] = {}
+def _autoconfig_options(options: Options) -> AutoconfigOptions:
+    """The live autoconfig sources' settings for one lookup's options."""
+    from .sources.autoconfig import AutoconfigOptions
+
+    return AutoconfigOptions(
+        ispdb_url=options.ispdb_url,
+        allow_http=options.allow_http,
+        allow_private_networks=options.allow_private_networks,
+        ssl_context=options.ssl_context,
+    )
 
 
 class _Chain(NamedTuple):
@@ -437,17 +372,6 @@ def _chain() -> _Chain:
 
         _chain_parts = _Chain(base.run, base.arun, base.Context, base.SOURCE_ORDER)
     return _chain_parts
-
-
-def _check_timeout(timeout: float) -> float:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    return float(timeout)
 
 
 def _check_concurrency(concurrency: int) -> int:

@@ -37,6 +37,7 @@ from mailsettings import (
     Status,
 )
 from mailsettings.models import MxRule
+from mailsettings.options import LookupOptions
 
 
 def _server(protocol: str, host: str, port: int, security: str) -> Server:
@@ -337,9 +338,15 @@ def test_servfail_is_a_discovery_error_never_not_found(
     registry: Registry, servfail_server: Responder
 ) -> None:
     started = time.monotonic()
-    for options in ({"mx": True}, {"srv": True}, {"mx": True, "srv": True}):
+    resolver = servfail_server.resolver()
+    all_options: tuple[LookupOptions, ...] = (
+        {"mx": True, "resolver": resolver},
+        {"srv": True, "resolver": resolver},
+        {"mx": True, "srv": True, "resolver": resolver},
+    )
+    for options in all_options:
         with pytest.raises(DiscoveryError, match="SERVFAIL") as caught:
-            registry.lookup("a@servfail.test", resolver=servfail_server.resolver(), **options)
+            registry.lookup("a@servfail.test", **options)
         assert not isinstance(caught.value, ProviderNotFoundError | DiscoveryTimeoutError)
     assert time.monotonic() - started < 2
 
@@ -661,11 +668,15 @@ def test_dnsmasq_is_available() -> None:
     assert dnsmasq_binary()
 
 
-def test_options_are_keyword_only(registry: Registry) -> None:
-    with pytest.raises(TypeError, match="only positional"):
+def test_options_are_keyword_only_and_checked_even_for_known_domains(registry: Registry) -> None:
+    with pytest.raises(TypeError, match="positional"):
         registry.lookup("a@qq.com", True)  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="only positional"):
+    with pytest.raises(TypeError, match="positional"):
         mailsettings.lookup("a@qq.com", True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unknown lookup option"):
+        registry.lookup("a@qq.com", retries=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="timeout"):
+        mailsettings.lookup("a@qq.com", timeout=-1)
 
 
 def test_repeated_not_found_is_served_from_the_cache_as_a_fresh_error(

@@ -106,7 +106,7 @@ def test_parse_dns_server() -> None:
     ("args", "message"),
     [
         (["--dns-server", "dns.example", "--mx", "a@x.test"], "expected an IP address"),
-        (["--dns-server", "127.0.0.1", "a@x.test"], "needs --mx or --srv"),
+        (["--dns-server", "127.0.0.1", "a@x.test"], "needs --mx, --srv or --autoconfig"),
         (["--mx", "--timeout", "0", "a@x.test"], "--timeout"),
         (["--mx", "--timeout", "nan", "a@x.test"], "--timeout"),
         (["--format", "csv", "a@x.test"], "--bulk"),

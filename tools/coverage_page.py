@@ -1,6 +1,6 @@
 """Write ``docs/coverage.md``: the bundled database by region, generated from the data.
 
-    python tools/coverage_page.py [--output docs/coverage.md]
+python tools/coverage_page.py [--output docs/coverage.md]
 """
 
 from __future__ import annotations

@@ -40,17 +40,21 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCE_ORDER", "Context", "Step", "TTLCache", "arun", "run", "step"]
 
-SOURCE_ORDER: tuple[str, ...] = ("mx", "srv")
-"""Keys of the network sources, in the order they are tried (after the bundled database).
-
-The autoconfig sources go into this tuple and into :data:`_STEPS`: the provider's own
-autoconfig, the well-known URL and the ISPDB before ``mx``, the ISPDB by MX host
-after it (reading ``Context.state["mx_hosts"]``).
+SOURCE_ORDER: tuple[str, ...] = ("autoconfig", "well-known", "ispdb", "mx", "ispdb-mx", "srv")
+"""Keys of the network sources, in the order they are tried (after the bundled database):
+the provider's own autoconfig file, the well-known URL, the ISPDB for the domain, the
+MX hosts against the database's platforms, the ISPDB by MX host (reading
+``Context.state["mx_hosts"]``), and SRV records. Thunderbird and Thunderbird for
+Android try theirs in this order.
 """
 
 # key -> (module, attribute holding the Step); the module is imported on first use.
 _STEPS: dict[str, tuple[str, str]] = {
+    "autoconfig": ("mailsettings.sources.autoconfig", "AUTOCONFIG_STEP"),
+    "well-known": ("mailsettings.sources.autoconfig", "WELL_KNOWN_STEP"),
+    "ispdb": ("mailsettings.sources.autoconfig", "ISPDB_STEP"),
     "mx": ("mailsettings.sources.dns", "MX_STEP"),
+    "ispdb-mx": ("mailsettings.sources.autoconfig", "ISPDB_MX_STEP"),
     "srv": ("mailsettings.sources.dns", "SRV_STEP"),
 }
 
@@ -179,6 +183,7 @@ def _memo(
         resolver,  # the object itself (kept alive by the key) and what it asks
         tuple(servers) if servers is not None else None,
         getattr(resolver, "port", None),
+        context.state.get("autoconfig_options"),  # where and how the live sources fetch
     )
     try:
         hash(key)
