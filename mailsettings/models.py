@@ -317,7 +317,8 @@ class Instruction(_Model):
     )
     text: Text = Field(description="The instruction in English.")
     localized: LocalizedText = Field(
-        default_factory=dict, description="The instruction in other languages, keyed by language tag (``zh-CN``)."
+        default_factory=dict,
+        description="The instruction in other languages, keyed by language tag (``zh-CN``).",
     )
     url: HttpURL | None = Field(None, description="The provider's page that explains it.")
 
@@ -368,7 +369,8 @@ class Provider(_Model):
     )
     name: Text = Field(description="Name in English.")
     localized_names: LocalizedText = Field(
-        default_factory=dict, description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``)."
+        default_factory=dict,
+        description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``).",
     )
     short_name: Text | None = Field(
         None,

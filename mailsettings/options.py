@@ -25,9 +25,21 @@ if TYPE_CHECKING:
     import dns.asyncresolver
     import dns.resolver
 
-__all__ = ["DEFAULT_ISPDB_URL", "LookupOptions", "Options"]
+__all__ = [
+    "AUTOCONFIG_SOURCES",
+    "DEFAULT_AUTOCONFIG_URL",
+    "DEFAULT_ISPDB_URL",
+    "DEFAULT_WELL_KNOWN_URL",
+    "LookupOptions",
+    "Options",
+]
 
+DEFAULT_AUTOCONFIG_URL = "https://autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={address}"
+"""The provider's own autoconfig file (``{address}`` is URL-encoded)."""
+DEFAULT_WELL_KNOWN_URL = "https://{domain}/.well-known/autoconfig/mail/config-v1.1.xml"
 DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
+AUTOCONFIG_SOURCES = ("autoconfig", "well-known", "ispdb", "ispdb-mx")
+"""The live autoconfig sources, in the order they are tried (``ispdb-mx`` after MX)."""
 
 
 class LookupOptions(TypedDict, total=False):
@@ -48,6 +60,13 @@ class LookupOptions(TypedDict, total=False):
     ssl_context: ssl.SSLContext | None
     """TLS settings and trusted certificate authorities for autoconfig fetches
     (default: the system's)."""
+    autoconfig_sources: tuple[str, ...]
+    """Which live sources ``autoconfig=True`` asks, of :data:`AUTOCONFIG_SOURCES` (default all)."""
+    autoconfig_url: str
+    """Template of the provider's own file, with ``{domain}`` and ``{address}``
+    (default :data:`DEFAULT_AUTOCONFIG_URL`)."""
+    well_known_url: str
+    """Template of the well-known URL, with ``{domain}`` (default :data:`DEFAULT_WELL_KNOWN_URL`)."""
     ispdb_url: str
     """Base URL of the ISPDB; the domain is appended (default :data:`DEFAULT_ISPDB_URL`)."""
     allow_http: bool
@@ -67,6 +86,9 @@ class Options:
     timeout: float = 10.0
     resolver: Any = None
     ssl_context: ssl.SSLContext | None = None
+    autoconfig_sources: tuple[str, ...] = AUTOCONFIG_SOURCES
+    autoconfig_url: str = DEFAULT_AUTOCONFIG_URL
+    well_known_url: str = DEFAULT_WELL_KNOWN_URL
     ispdb_url: str = DEFAULT_ISPDB_URL
     allow_http: bool = False
     allow_private_networks: bool = False
@@ -82,8 +104,13 @@ class Options:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext")
-        if not isinstance(self.ispdb_url, str):
-            raise TypeError("ispdb_url must be a str")
+        for name in ("autoconfig_url", "well_known_url", "ispdb_url"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str")
+        object.__setattr__(self, "autoconfig_sources", tuple(self.autoconfig_sources))
+        unknown = set(self.autoconfig_sources) - set(AUTOCONFIG_SOURCES)
+        if unknown:
+            raise ValueError(f"unknown autoconfig source(s): {', '.join(sorted(unknown))}")
 
     def merged(self, overrides: Mapping[str, Any]) -> Options:
         """These options with ``overrides`` applied; unknown names raise :class:`TypeError`."""
@@ -100,7 +127,7 @@ class Options:
         if self.srv:
             on.add("srv")
         if self.autoconfig:
-            on |= {"autoconfig", "well-known", "ispdb", "ispdb-mx"}
+            on.update(self.autoconfig_sources)
         return frozenset(on)
 
 

@@ -345,6 +345,9 @@ def _autoconfig_options(options: Options) -> AutoconfigOptions:
     from .sources.autoconfig import AutoconfigOptions
 
     return AutoconfigOptions(
+        sources=options.autoconfig_sources,
+        autoconfig_url=options.autoconfig_url,
+        well_known_url=options.well_known_url,
         ispdb_url=options.ispdb_url,
         allow_http=options.allow_http,
         allow_private_networks=options.allow_private_networks,

@@ -405,9 +405,9 @@ class Network:
 
 
 @contextlib.contextmanager
-def network() -> Iterator[Network]:
+def network(extra_records: tuple[str, ...] = ()) -> Iterator[Network]:
     certificates = Certificates()
-    dnsmasq = Dnsmasq(DNS_RECORDS)
+    dnsmasq = Dnsmasq((*DNS_RECORDS, *extra_records))
     servers: list[LoopbackServer] = []
     try:
         servers.append(LoopbackServer(LOOPBACK, certificates.server_context()))

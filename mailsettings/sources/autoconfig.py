@@ -55,6 +55,12 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import AutoconfigError, DiscoveryError, DiscoveryTimeoutError
 from ..models import BRIDGE_HOST, LookupResult, OAuth2, Provider, Source
+from ..options import AUTOCONFIG_SOURCES as ALL_SOURCES
+from ..options import (
+    DEFAULT_AUTOCONFIG_URL,
+    DEFAULT_ISPDB_URL,
+    DEFAULT_WELL_KNOWN_URL,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -90,20 +96,12 @@ __all__ = [
     "options_for",
 ]
 
-DEFAULT_AUTOCONFIG_URL: Final = (
-    "https://autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={address}"
-)
-DEFAULT_WELL_KNOWN_URL: Final = "https://{domain}/.well-known/autoconfig/mail/config-v1.1.xml"
-DEFAULT_ISPDB_URL: Final = "https://autoconfig.thunderbird.net/v1.1/"
-
 AUTOCONFIG: Final = "autoconfig"
 WELL_KNOWN: Final = "well-known"
 ISPDB: Final = "ispdb"
 ISPDB_MX: Final = "ispdb-mx"
 DOMAIN_SOURCES: Final = (AUTOCONFIG, WELL_KNOWN, ISPDB)
 """The sources tried for the address's domain, in order (before the MX check)."""
-ALL_SOURCES: Final = (*DOMAIN_SOURCES, ISPDB_MX)
-"""Every live source's key; ``ispdb-mx`` runs after the MX check."""
 
 _KIND = {AUTOCONFIG: Source.AUTOCONFIG, WELL_KNOWN: Source.WELL_KNOWN, ISPDB: Source.ISPDB}
 _LABELS = {

@@ -488,9 +488,7 @@ class _Policy:
         self.remaining()
 
     def result(self, body: bytearray) -> Fetched:
-        return Fetched(
-            self.url, self.target.url, bytes(body), self.all_https, self.content_type
-        )
+        return Fetched(self.url, self.target.url, bytes(body), self.all_https, self.content_type)
 
     def translate(self, error: BaseException) -> FetchError:
         """Turn a library exception into a :class:`FetchError` with a readable reason."""
