@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import settings
 
 # Fixture modules beside this file (tests/ is on sys.path: it has no __init__.py).
-pytest_plugins = ["dns_servers"]
+pytest_plugins = ["dns_servers", "https_server"]
 
 # CI runs without deadlines (shared, noisy machines); locally the default profile applies.
 settings.register_profile("ci", deadline=None, max_examples=300)

@@ -356,10 +356,11 @@ DNS_RECORDS = (
     "--address=/private.example.test/127.0.0.2",
     "--host-record=v6.example.test,::1",
     "--address=/nowhere.test/",
+    "--mx-host=viamx.test,mx1.hoster.test,10",
 )
 """dnsmasq options: every ``*.test`` name maps to 127.0.0.1 except ``private.example.test``
 (127.0.0.2), ``v6.example.test`` (::1 as well, where the IPv4 address has no server)
-and ``nowhere.test`` (NXDOMAIN)."""
+and ``nowhere.test`` (NXDOMAIN); ``viamx.test`` has its MX at ``mx1.hoster.test``."""
 
 
 # --- the whole set -----------------------------------------------------------------
@@ -405,9 +406,9 @@ class Network:
 
 
 @contextlib.contextmanager
-def network(extra_records: tuple[str, ...] = ()) -> Iterator[Network]:
+def network() -> Iterator[Network]:
     certificates = Certificates()
-    dnsmasq = Dnsmasq((*DNS_RECORDS, *extra_records))
+    dnsmasq = Dnsmasq(DNS_RECORDS)
     servers: list[LoopbackServer] = []
     try:
         servers.append(LoopbackServer(LOOPBACK, certificates.server_context()))
@@ -423,3 +424,26 @@ def network(extra_records: tuple[str, ...] = ()) -> Iterator[Network]:
         for server in servers:
             server.close()
         dnsmasq.stop()
+
+
+# --- fixtures (registered in conftest.py) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_network() -> Iterator[Network]:
+    """One :class:`Network` per test module."""
+    with network() as net:
+        yield net
+
+
+@pytest.fixture
+def net(shared_network: Network) -> Network:
+    """The module's network, with routes and records of requests cleared."""
+    shared_network.reset()
+    return shared_network
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Run a test once through the sync and once through the async code."""
+    return str(request.param)

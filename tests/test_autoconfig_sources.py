@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from https_server import (
     config_xml,
     drip,
     huge,
-    network,
     redirect,
     reply,
     require_ispdb,
@@ -51,23 +50,6 @@ WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
 Outcome = tuple[LookupResult | None, tuple[Skipped, ...]]
 
 
-@pytest.fixture(scope="module")
-def shared_network() -> Iterator[Network]:
-    with network() as net:
-        yield net
-
-
-@pytest.fixture
-def net(shared_network: Network) -> Network:
-    shared_network.reset()
-    return shared_network
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def live(net: Network, **options: Any) -> AutoconfigOptions:
     """Options whose URL templates point at the loopback HTTPS server's port."""
     port = net.https.port
@@ -95,9 +77,7 @@ def run(
 ) -> Outcome:
     parsed = parse_address(address) if isinstance(address, str) else address
     tried = (
-        candidates(parsed, options)
-        if mx_host is None
-        else mx_candidates(parsed, mx_host, options)
+        candidates(parsed, options) if mx_host is None else mx_candidates(parsed, mx_host, options)
     )
     common: dict[str, Any] = {
         "options": options,
@@ -126,7 +106,9 @@ def test_candidate_order_and_templates() -> None:
 
 
 def test_candidates_for_a_bare_domain_and_a_selection() -> None:
-    options = AutoconfigOptions(sources=("autoconfig", "ispdb"), ispdb_url="https://db.example/{domain}.xml")
+    options = AutoconfigOptions(
+        sources=("autoconfig", "ispdb"), ispdb_url="https://db.example/{domain}.xml"
+    )
     found = candidates(parse_address("example.org"), options)
     assert [c.url for c in found] == [
         "https://autoconfig.example.org/mail/config-v1.1.xml?emailaddress=",
@@ -187,11 +169,17 @@ def test_options_are_validated(options: dict[str, Any], message: str) -> None:
 
 
 def test_provider_autoconfig_from_the_domain_is_trusted(net: Network, mode: str) -> None:
-    net.https.route("autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test")))
+    net.https.route(
+        "autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
+    )
     result, skipped = run(net, mode, "jane@example.test", live(net))
     assert skipped == ()
     assert result is not None
-    assert (result.source, result.trusted, result.domain) == (Source.AUTOCONFIG, True, "example.test")
+    assert (result.source, result.trusted, result.domain) == (
+        Source.AUTOCONFIG,
+        True,
+        "example.test",
+    )
     assert result.url == net.https.url(
         "autoconfig.example.test", AUTOCONFIG_PATH + "?emailaddress=jane%40example.test"
     )
@@ -239,7 +227,9 @@ def test_ispdb_over_https_is_trusted_and_the_result_is_for_the_queried_domain(
 def test_plain_http_results_are_untrusted(net: Network, mode: str) -> None:
     port = net.http.port
     net.http.route("ispdb.test", "/v1.1/example.test", reply(200, config_xml("example.test")))
-    options = live(net, sources=("ispdb",), ispdb_url=f"http://ispdb.test:{port}/v1.1/", allow_http=True)
+    options = live(
+        net, sources=("ispdb",), ispdb_url=f"http://ispdb.test:{port}/v1.1/", allow_http=True
+    )
     result, _ = run(net, mode, "jane@example.test", options)
     assert result is not None
     assert (result.source, result.trusted, result.url) == (
@@ -250,7 +240,9 @@ def test_plain_http_results_are_untrusted(net: Network, mode: str) -> None:
     assert any("plain HTTP" in w for w in result.warnings)
     # Without allow_http the same source is skipped before any connection.
     net.http.reset()
-    result, skipped = run(net, mode, "jane@example.test", live(net, sources=("ispdb",), ispdb_url=options.ispdb_url))
+    result, skipped = run(
+        net, mode, "jane@example.test", live(net, sources=("ispdb",), ispdb_url=options.ispdb_url)
+    )
     assert result is None
     assert skipped[0].reason == "plain HTTP is not allowed (HTTPS only)"
     assert net.http.connections == 0
@@ -259,10 +251,18 @@ def test_plain_http_results_are_untrusted(net: Network, mode: str) -> None:
 def test_mx_derived_ispdb(net: Network, mode: str) -> None:
     document = config_xml("hoster.test", imap_host="imap.hoster.test")
     net.https.route("ispdb.test", "/v1.1/hoster.test", reply(200, document))
-    result, skipped = run(net, mode, "jane@customer.test", live(net), mx_host="mx1.mail.hoster.test")
-    assert [s.candidate.url for s in skipped] == [net.https.url("ispdb.test", "/v1.1/mail.hoster.test")]
+    result, skipped = run(
+        net, mode, "jane@customer.test", live(net), mx_host="mx1.mail.hoster.test"
+    )
+    assert [s.candidate.url for s in skipped] == [
+        net.https.url("ispdb.test", "/v1.1/mail.hoster.test")
+    ]
     assert result is not None
-    assert (result.source, result.mx_host, result.domain) == (Source.ISPDB, "mx1.mail.hoster.test", "customer.test")
+    assert (result.source, result.mx_host, result.domain) == (
+        Source.ISPDB,
+        "mx1.mail.hoster.test",
+        "customer.test",
+    )
     assert result.trusted is False
     assert any("MX host mx1.mail.hoster.test" in w for w in result.warnings)
 
@@ -321,15 +321,39 @@ def _redirect_to(target: Callable[[Network], str]) -> Callable[[Network], None]:
 
 
 HOSTILE: dict[str, tuple[Callable[[Network], None], str, bool]] = {
-    "entity bomb": (_route(AUTOCONFIG_PATH, reply(200, BILLION_LAUGHS)), "not a usable autoconfig document", False),
-    "external entity": (_route(AUTOCONFIG_PATH, reply(200, EXTERNAL_ENTITY)), "not a usable autoconfig document", False),
-    "malformed XML": (_route(AUTOCONFIG_PATH, reply(200, MALFORMED)), "not a usable autoconfig document", False),
-    "50 MB body": (_route(AUTOCONFIG_PATH, huge(FIFTY_MB, declare_length=False)), "response too large", False),
-    "50 MB declared": (_route(AUTOCONFIG_PATH, huge(FIFTY_MB, declare_length=True)), "response too large", False),
+    "entity bomb": (
+        _route(AUTOCONFIG_PATH, reply(200, BILLION_LAUGHS)),
+        "not a usable autoconfig document",
+        False,
+    ),
+    "external entity": (
+        _route(AUTOCONFIG_PATH, reply(200, EXTERNAL_ENTITY)),
+        "not a usable autoconfig document",
+        False,
+    ),
+    "malformed XML": (
+        _route(AUTOCONFIG_PATH, reply(200, MALFORMED)),
+        "not a usable autoconfig document",
+        False,
+    ),
+    "50 MB body": (
+        _route(AUTOCONFIG_PATH, huge(FIFTY_MB, declare_length=False)),
+        "response too large",
+        False,
+    ),
+    "50 MB declared": (
+        _route(AUTOCONFIG_PATH, huge(FIFTY_MB, declare_length=True)),
+        "response too large",
+        False,
+    ),
     "drip": (_route(AUTOCONFIG_PATH, drip(b"<clientConfig/>", 1.0)), "timed out", True),
     "404": (_route(AUTOCONFIG_PATH, reply(404, b"")), "HTTP status 404", False),
     "500": (_route(AUTOCONFIG_PATH, reply(500, b"")), "HTTP status 500", True),
-    "text/html": (_route(AUTOCONFIG_PATH, reply(200, config_xml("hostile.test"), "text/html")), "unexpected content type 'text/html'", False),
+    "text/html": (
+        _route(AUTOCONFIG_PATH, reply(200, config_xml("hostile.test"), "text/html")),
+        "unexpected content type 'text/html'",
+        False,
+    ),
     "redirect to another domain": (
         _redirect_to(lambda net: net.https.url("other.test", "/x.xml")),
         "redirect to another domain refused",
@@ -344,13 +368,17 @@ HOSTILE: dict[str, tuple[Callable[[Network], None], str, bool]] = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_hostile_provider_file_is_skipped_and_the_ispdb_answers(net: Network, mode: str, case: str) -> None:
+def test_hostile_provider_file_is_skipped_and_the_ispdb_answers(
+    net: Network, mode: str, case: str
+) -> None:
     setup, reason, temporary = HOSTILE[case]
     setup(net)
     net.https.route("ispdb.test", "/v1.1/hostile.test", reply(200, config_xml("hostile.test")))
     budget = 0.5
     started = time.monotonic()
-    result, skipped = run(net, mode, "jane@hostile.test", live(net, request_timeout=budget, allow_http=True))
+    result, skipped = run(
+        net, mode, "jane@hostile.test", live(net, request_timeout=budget, allow_http=True)
+    )
     elapsed = time.monotonic() - started
     assert result is not None and result.source is Source.ISPDB
     first, second = skipped
@@ -364,7 +392,9 @@ def test_hostile_provider_file_is_skipped_and_the_ispdb_answers(net: Network, mo
 
 
 def test_untrusted_certificate_is_skipped(net: Network, mode: str) -> None:
-    net.https.route("autoconfig.untrusted.test", AUTOCONFIG_PATH, reply(200, config_xml("untrusted.test")))
+    net.https.route(
+        "autoconfig.untrusted.test", AUTOCONFIG_PATH, reply(200, config_xml("untrusted.test"))
+    )
     net.https.route("ispdb.test", "/v1.1/untrusted.test", reply(200, config_xml("untrusted.test")))
     result, skipped = run(net, mode, "jane@untrusted.test", live(net))
     assert result is not None and result.source is Source.ISPDB
@@ -381,8 +411,15 @@ def test_redirect_to_a_private_address_is_skipped(net: Network, mode: str) -> No
         AUTOCONFIG_PATH,
         redirect(net.https_other.url("private.example.test", AUTOCONFIG_PATH)),
     )
-    net.https_other.route("private.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test")))
-    options = live(net, sources=("autoconfig",), allow_private_networks=False, allowed_networks=("127.0.0.1/32",))
+    net.https_other.route(
+        "private.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
+    )
+    options = live(
+        net,
+        sources=("autoconfig",),
+        allow_private_networks=False,
+        allowed_networks=("127.0.0.1/32",),
+    )
     result, skipped = run(net, mode, "jane@example.test", options)
     assert result is None
     assert "non-public address 127.0.0.2" in skipped[0].reason
@@ -390,7 +427,9 @@ def test_redirect_to_a_private_address_is_skipped(net: Network, mode: str) -> No
 
 
 def test_private_addresses_are_refused_by_default(net: Network, mode: str) -> None:
-    net.https.route("autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test")))
+    net.https.route(
+        "autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
+    )
     result, skipped = run(net, mode, "jane@example.test", live(net, allow_private_networks=False))
     assert result is None
     assert len(skipped) == 3
@@ -409,7 +448,9 @@ def test_the_budget_ends_the_chain(net: Network, mode: str) -> None:
 
 
 def test_single_candidate_entry_points(net: Network) -> None:
-    net.https.route("autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test")))
+    net.https.route(
+        "autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
+    )
     address = parse_address("jane@example.test")
     options = live(net)
     candidate = candidates(address, options)[0]

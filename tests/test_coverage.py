@@ -28,10 +28,29 @@ def test_database_covers_at_least_1500_domains_and_250_providers() -> None:
 def test_china_in_depth() -> None:
     domains = {domain for provider in PROVIDERS for domain in provider.domains}
     expected = {
-        "163.com", "126.com", "yeah.net", "188.com", "vip.163.com", "vip.126.com", "vip.188.com",
-        "qq.com", "foxmail.com", "vip.qq.com", "sina.com", "sina.cn", "vip.sina.com", "sohu.com",
-        "vip.sohu.com", "139.com", "189.cn", "21cn.com", "wo.cn", "aliyun.com", "tom.com",
-        "163.net", "263.net",
+        "163.com",
+        "126.com",
+        "yeah.net",
+        "188.com",
+        "vip.163.com",
+        "vip.126.com",
+        "vip.188.com",
+        "qq.com",
+        "foxmail.com",
+        "vip.qq.com",
+        "sina.com",
+        "sina.cn",
+        "vip.sina.com",
+        "sohu.com",
+        "vip.sohu.com",
+        "139.com",
+        "189.cn",
+        "21cn.com",
+        "wo.cn",
+        "aliyun.com",
+        "tom.com",
+        "163.net",
+        "263.net",
     }
     assert expected - domains == set()
     platforms = {rule.pattern for provider in PROVIDERS for rule in provider.mx}

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from ipaddress import ip_address
 from typing import Any
 
@@ -17,7 +16,6 @@ from https_server import (
     Network,
     drip,
     huge,
-    network,
     redirect,
     reply,
 )
@@ -40,24 +38,9 @@ PATH = "/mail/config-v1.1.xml"
 DOC = b"<clientConfig/>"
 
 
-@pytest.fixture(scope="module")
-def shared_network() -> Iterator[Network]:
-    with network() as net:
-        yield net
-
-
-@pytest.fixture
-def net(shared_network: Network) -> Network:
-    shared_network.reset()
-    return shared_network
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def get(net: Network, mode: str, url: str, *, deadline: float | None = None, **options: Any) -> Fetched:
+def get(
+    net: Network, mode: str, url: str, *, deadline: float | None = None, **options: Any
+) -> Fetched:
     """Fetch with the test CA, the test DNS and (unless told otherwise) private networks allowed."""
     options.setdefault("allow_private_networks", True)
     options.setdefault("ssl_context", net.ssl_context)
@@ -124,7 +107,9 @@ def test_system_name_resolution_without_a_resolver(net: Network, mode: str) -> N
     net.http.route("localhost", PATH, reply(200, DOC))
     options = FetchOptions(allow_http=True, allow_private_networks=True)
     url = net.http.url("localhost", PATH)
-    fetched = fetch(url, options=options) if mode == "sync" else asyncio.run(afetch(url, options=options))
+    fetched = (
+        fetch(url, options=options) if mode == "sync" else asyncio.run(afetch(url, options=options))
+    )
     assert fetched.body == DOC
     assert not fetched.https
     with pytest.raises(FetchRefusedError, match="non-public address"):
@@ -310,7 +295,10 @@ def test_redirect_limit(net: Network, mode: str) -> None:
     assert error.reason == "too many redirects (more than 3)"
     assert len(net.https.seen) == 4
     assert get(net, mode, net.https.url("example.test", "/0"), max_redirects=5).body == DOC
-    assert "more than 0" in refused(net, mode, net.https.url("example.test", "/4"), max_redirects=0).reason
+    assert (
+        "more than 0"
+        in refused(net, mode, net.https.url("example.test", "/4"), max_redirects=0).reason
+    )
 
 
 def test_redirect_to_another_scheme_refused(net: Network) -> None:
@@ -357,7 +345,11 @@ def test_malformed_urls(url: str, reason: str) -> None:
 def test_only_status_200_is_accepted(net: Network, mode: str, status: int, temporary: bool) -> None:
     net.https.route("example.test", PATH, reply(status, DOC))
     error = refused(net, mode, net.https.url("example.test", PATH))
-    assert (error.reason, error.status, error.temporary) == (f"HTTP status {status}", status, temporary)
+    assert (error.reason, error.status, error.temporary) == (
+        f"HTTP status {status}",
+        status,
+        temporary,
+    )
 
 
 def test_wrong_content_type(net: Network, mode: str) -> None:
@@ -367,7 +359,9 @@ def test_wrong_content_type(net: Network, mode: str) -> None:
 
 
 def test_compressed_response_refused(net: Network) -> None:
-    net.https.route("example.test", PATH, reply(200, b"\x1f\x8b", headers={"Content-Encoding": "gzip"}))
+    net.https.route(
+        "example.test", PATH, reply(200, b"\x1f\x8b", headers={"Content-Encoding": "gzip"})
+    )
     error = refused(net, "sync", net.https.url("example.test", PATH))
     assert "compressed responses are refused" in error.reason
 
@@ -405,7 +399,10 @@ def test_undeclared_oversize_body_stops_at_the_cap(net: Network, mode: str) -> N
 def test_size_cap_is_configurable(net: Network) -> None:
     net.https.route("example.test", PATH, reply(200, b"x" * 100))
     assert len(get(net, "sync", net.https.url("example.test", PATH), max_bytes=100).body) == 100
-    assert "too large" in refused(net, "sync", net.https.url("example.test", PATH), max_bytes=99).reason
+    assert (
+        "too large"
+        in refused(net, "sync", net.https.url("example.test", PATH), max_bytes=99).reason
+    )
 
 
 @pytest.mark.parametrize("budget", [0.3, 0.5])

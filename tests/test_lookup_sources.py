@@ -10,11 +10,10 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from https_server import Network, config_xml, drip, network, reply
+from https_server import Network, config_xml, drip, reply
 
 import mailsettings
 from mailsettings import (
@@ -28,19 +27,6 @@ from mailsettings.options import LookupOptions
 
 AUTOCONFIG_PATH = "/mail/config-v1.1.xml"
 WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
-MX_RECORDS = ("--mx-host=viamx.test,mx1.hoster.test,10",)
-
-
-@pytest.fixture(scope="module")
-def shared_network() -> Iterator[Network]:
-    with network(MX_RECORDS) as net:
-        yield net
-
-
-@pytest.fixture
-def net(shared_network: Network) -> Network:
-    shared_network.reset()
-    return shared_network
 
 
 def options(net: Network, **extra: object) -> LookupOptions:
