@@ -126,8 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     discovery.add_argument(
         "--autoconfig",
         action="store_true",
-        help="ask the provider's autoconfig file, the well-known URL and Thunderbird's ISPDB "
-        "(implies --mx)",
+        help="ask the provider's autoconfig file, the well-known URL and Thunderbird's ISPDB, "
+        "by domain and by MX host (MX platforms are matched only with --mx)",
     )
     discovery.add_argument(
         "--ispdb-url", metavar="URL", help="base URL of the ISPDB (the domain is appended)"

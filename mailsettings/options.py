@@ -51,7 +51,9 @@ class LookupOptions(TypedDict, total=False):
     """Read the domain's RFC 6186 / RFC 8314 SRV records (default off)."""
     autoconfig: bool
     """Ask the live autoconfig sources: the provider's own file, the well-known URL and
-    Thunderbird's ISPDB, by domain and by MX host; implies the MX query (default off)."""
+    Thunderbird's ISPDB, by domain and by MX host (default off). The MX hosts are
+    queried for the ISPDB by MX host, but matched against the database's platforms
+    only with ``mx=True``."""
     timeout: float
     """One budget in seconds for the whole lookup, every source included (default 10)."""
     resolver: dns.resolver.Resolver | dns.asyncresolver.Resolver | None
@@ -123,7 +125,7 @@ class Options:
     @property
     def sources(self) -> frozenset[str]:
         """Which network sources are on (keys of ``sources.base.SOURCE_ORDER``)."""
-        on = {"mx"} if self.mx or self.autoconfig else set()
+        on = {"mx"} if self.mx else set()
         if self.srv:
             on.add("srv")
         if self.autoconfig:

@@ -357,10 +357,12 @@ DNS_RECORDS = (
     "--host-record=v6.example.test,::1",
     "--address=/nowhere.test/",
     "--mx-host=viamx.test,mx1.hoster.test,10",
+    "--mx-host=workspace.test,aspmx.l.google.com,1",
 )
 """dnsmasq options: every ``*.test`` name maps to 127.0.0.1 except ``private.example.test``
 (127.0.0.2), ``v6.example.test`` (::1 as well, where the IPv4 address has no server)
-and ``nowhere.test`` (NXDOMAIN); ``viamx.test`` has its MX at ``mx1.hoster.test``."""
+and ``nowhere.test`` (NXDOMAIN); ``viamx.test`` has its MX at ``mx1.hoster.test``,
+``workspace.test`` at Google's ``aspmx.l.google.com`` (a bundled platform)."""
 
 
 # --- the whole set -----------------------------------------------------------------

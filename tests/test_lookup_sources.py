@@ -81,6 +81,16 @@ def test_ispdb_by_mx_host(net: Network) -> None:
     assert "/v1.1/hoster.test" in [seen.path for seen in net.https.seen]
 
 
+def test_mx_platforms_answer_only_with_mx(net: Network) -> None:
+    # autoconfig alone queries the MX hosts (for the ISPDB by MX host) but matches no platform
+    with pytest.raises(ProviderNotFoundError) as caught:
+        Registry().lookup("jane@workspace.test", **options(net))
+    assert "MX" not in caught.value.tried
+    assert "/v1.1/google.com" in [seen.path for seen in net.https.seen]
+    result = Registry().lookup("jane@workspace.test", **options(net, mx=True))
+    assert result.source is Source.MX and result.mx_host == "aspmx.l.google.com"
+
+
 def test_a_bundled_domain_fetches_nothing(net: Network) -> None:
     result = Registry().lookup("someone@qq.com", **options(net))
     assert result.source is Source.BUNDLED

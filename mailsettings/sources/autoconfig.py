@@ -524,6 +524,7 @@ def _conclude(
     context: Context, result: LookupResult | None, skipped: tuple[Skipped, ...]
 ) -> LookupResult | None:
     if result is not None:
+        context.expires = 0  # an HTTP answer has no TTL: never reuse it from the chain's cache
         return result
     context.notes.extend(str(s) for s in skipped)
     temporary = [s for s in skipped if s.temporary]
@@ -533,12 +534,22 @@ def _conclude(
     return None
 
 
+def _registry_issuers(context: Context) -> Mapping[str, OAuth2]:
+    """The registry's trusted OAuth2 issuers, computed once per registry."""
+    registry = context.registry
+    return registry._shared("autoconfig.oauth2", lambda: bundled_oauth2(registry.providers()))
+
+
 def _make_step(key: str, label: str) -> Step:
     from .base import Step
 
     def run(context: Context) -> LookupResult | None:
         import dns.resolver
 
+        if key == ISPDB_MX and key in options_for(context).sources:
+            from .dns import mx_hosts
+
+            mx_hosts(context)  # cached; already there when the MX step ran
         options, planned = _plan(context, key)
         if not planned:
             return None
@@ -548,13 +559,17 @@ def _make_step(key: str, label: str) -> Step:
             options=options,
             resolver=_as_resolver(context.resolver, dns.resolver.Resolver),
             deadline=context.deadline,
-            oauth2_issuers=bundled_oauth2(context.registry.providers()),
+            oauth2_issuers=_registry_issuers(context),
         )
         return _conclude(context, result, skipped)
 
     async def arun(context: Context) -> LookupResult | None:
         import dns.asyncresolver
 
+        if key == ISPDB_MX and key in options_for(context).sources:
+            from .dns import amx_hosts
+
+            await amx_hosts(context)  # cached; already there when the MX step ran
         options, planned = _plan(context, key)
         if not planned:
             return None
@@ -564,7 +579,7 @@ def _make_step(key: str, label: str) -> Step:
             options=options,
             resolver=_as_resolver(context.resolver, dns.asyncresolver.Resolver),
             deadline=context.deadline,
-            oauth2_issuers=bundled_oauth2(context.registry.providers()),
+            oauth2_issuers=_registry_issuers(context),
         )
         return _conclude(context, result, skipped)
 

@@ -81,7 +81,16 @@ from .base import Context, Step, TTLCache
 if TYPE_CHECKING:
     from ..registry import Registry
 
-__all__ = ["MAX_NEGATIVE_TTL", "MAX_TTL", "MX_STEP", "SRV_SERVICES", "SRV_STEP", "resolver_for"]
+__all__ = [
+    "MAX_NEGATIVE_TTL",
+    "MAX_TTL",
+    "MX_STEP",
+    "SRV_SERVICES",
+    "SRV_STEP",
+    "amx_hosts",
+    "mx_hosts",
+    "resolver_for",
+]
 
 MAX_TTL = 86_400
 """Longest time, in seconds, a positive answer is cached, whatever its TTL says."""
@@ -512,6 +521,34 @@ async def _amx(context: Context) -> LookupResult | None:
 
 
 MX_STEP = Step("MX", _mx, _amx)
+
+
+def _hosts(context: Context, answer: _Answer) -> tuple[str, ...]:
+    hosts = tuple(host for _, host in answer.records if host) if answer.exists else ()
+    context.state["mx_hosts"] = hosts
+    return hosts
+
+
+def mx_hosts(context: Context) -> tuple[str, ...]:
+    """The domain's MX hosts by preference (none for NXDOMAIN or a null MX), from the cache.
+
+    For sources that need the hosts without the MX platform match (``autoconfig=True``
+    with ``mx=False``); leaves them in ``context.state["mx_hosts"]`` like the MX step.
+    Temporary failures raise :class:`~mailsettings.DiscoveryError`.
+    """
+    found = context.state.get("mx_hosts")
+    if isinstance(found, tuple):
+        return found
+    return _hosts(context, _query(context, context.address.domain_ascii, dns.rdatatype.MX))
+
+
+async def amx_hosts(context: Context) -> tuple[str, ...]:
+    """Asynchronous twin of :func:`mx_hosts`."""
+    found = context.state.get("mx_hosts")
+    if isinstance(found, tuple):
+        return found
+    answer = await _aquery(context, context.address.domain_ascii, dns.rdatatype.MX)
+    return _hosts(context, answer)
 
 
 # --- SRV ---------------------------------------------------------------------
