@@ -16,12 +16,13 @@ TypeError: unknown lookup option(s): retries
 from __future__ import annotations
 
 import math
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
+    import ssl
+
     import dns.asyncresolver
     import dns.resolver
 
@@ -104,8 +105,11 @@ class Options:
             or timeout <= 0
         ):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
-            raise TypeError("ssl_context must be an ssl.SSLContext")
+        if self.ssl_context is not None:
+            import ssl  # only when a context is given: the module costs milliseconds at import
+
+            if not isinstance(self.ssl_context, ssl.SSLContext):
+                raise TypeError("ssl_context must be an ssl.SSLContext")
         for name in ("autoconfig_url", "well_known_url", "ispdb_url"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a str")
