@@ -153,6 +153,8 @@ class Registry:
 
     async def alookup(self, address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
         """Asynchronous twin of :meth:`lookup` (``resolver`` may be a ``dns.asyncresolver.Resolver``)."""
+        # The fast path is written out in both twins rather than shared: a helper call
+        # would cost the synchronous hot path a measurable share of its time.
         try:
             local, at, domain = address.rpartition("@")
         except AttributeError:
