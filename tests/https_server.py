@@ -13,7 +13,6 @@ Nothing here touches an address outside 127.0.0.0/8.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
 import threading
@@ -29,7 +28,7 @@ import dns.nameserver
 import dns.resolver
 import pytest
 import trustme
-from conftest import SHARED
+from conftest import SHARED, require_shared
 from dns_servers import Dnsmasq
 
 LOOPBACK = "127.0.0.1"
@@ -56,15 +55,7 @@ Handler = Callable[["RequestHandler"], None]
 
 def require_ispdb() -> Path:
     """The ISPDB snapshot folder; skip (or fail when MAILSETTINGS_REQUIRE_ISPDB=1) without it."""
-    if ISPDB_DIR.is_dir() and any(ISPDB_DIR.glob("*.xml")):
-        return ISPDB_DIR
-    message = (
-        f"the ISPDB snapshot {ISPDB_DIR} is missing (set MAILSETTINGS_SHARED_DIR to the "
-        "folder holding ispdb/)"
-    )
-    if os.environ.get("MAILSETTINGS_REQUIRE_ISPDB") == "1":
-        pytest.fail(message + "; MAILSETTINGS_REQUIRE_ISPDB=1 says it must be there")
-    pytest.skip(message)
+    return require_shared("ispdb") / "ispdb"
 
 
 # --- certificates ------------------------------------------------------------------

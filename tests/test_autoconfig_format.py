@@ -7,14 +7,13 @@ makes them fail.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, require_shared
 
 from mailsettings import Protocol, Provider, Registry, Security, Server
 from mailsettings.autoconfig import (
@@ -34,15 +33,7 @@ ISPDB_FILES = sorted(ISPDB.glob("*.xml")) if ISPDB.is_dir() else []
 
 def require_ispdb() -> None:
     """Skip (or, in CI, fail) when the ISPDB snapshot is not there."""
-    if ISPDB_FILES:
-        return
-    message = (
-        f"Thunderbird's ISPDB snapshot is missing: no *.xml files in {ISPDB} "
-        "(put ../shared beside the clone, or set MAILSETTINGS_SHARED_DIR)"
-    )
-    if os.environ.get("MAILSETTINGS_REQUIRE_ISPDB") == "1":
-        pytest.fail(message + "; MAILSETTINGS_REQUIRE_ISPDB=1 requires it.")
-    pytest.skip(message)
+    require_shared("ispdb")
 
 
 SNAPSHOT = [pytest.param(path, id=path.name) for path in ISPDB_FILES] or [

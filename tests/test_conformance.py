@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import SHARED
+from conftest import REPO, SHARED, require_shared, server
 
-from mailsettings.models import Deviation, Protocol, Provider, Security, Server
+from mailsettings.models import Deviation, Protocol, Provider, Security
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-import conformance  # noqa: E402
+import conformance
 
 PAGE = REPO / "docs" / "data-conformance.md"
 
 
 def test_committed_report_is_current(tmp_path: Path) -> None:
-    needed = [SHARED / "ispdb", SHARED / "deltachat-providers"]
-    missing = [str(path) for path in needed if not path.is_dir()]
-    if missing:
-        message = f"the reference snapshots are missing: {', '.join(missing)}"
-        if os.environ.get("MAILSETTINGS_REQUIRE_ISPDB") == "1":
-            pytest.fail(message + "; MAILSETTINGS_REQUIRE_ISPDB=1 requires them.")
-        pytest.skip(message + " (put ../shared beside the clone, or set MAILSETTINGS_SHARED_DIR)")
+    require_shared("ispdb", "deltachat-providers")
     output = tmp_path / "data-conformance.md"
     assert conformance.main(["--shared", str(SHARED), "--output", str(output)]) == 0
     assert PAGE.read_text(encoding="utf-8") == output.read_text(encoding="utf-8"), (
@@ -36,21 +27,15 @@ def test_committed_report_is_current(tmp_path: Path) -> None:
 # --- the rules, on small made-up data -----------------------------------------------
 
 
-def _server(protocol: str, host: str, port: int, security: str, **extra: object) -> Server:
-    return Server.model_validate(
-        {"protocol": protocol, "host": host, "port": port, "security": security, **extra}
-    )
-
-
 PROVIDER = Provider(
     id="example.com",
     name="Example",
     domains=("example.com", "example.net"),
     servers=(
-        _server("imap", "imap.%EMAILDOMAIN%", 993, "ssl"),
-        _server("pop3", "pop.example.com", 995, "ssl"),
-        _server("pop3", "pop.example.com", 110, "plain", legacy=True, legacy_reason="Old."),
-        _server("smtp", "smtp.example.com", 465, "ssl"),
+        server("imap", "imap.%EMAILDOMAIN%", 993, "ssl"),
+        server("pop3", "pop.example.com", 995, "ssl"),
+        server("pop3", "pop.example.com", 110, "plain", legacy=True, legacy_reason="Old."),
+        server("smtp", "smtp.example.com", 465, "ssl"),
     ),
     deviations=(Deviation(reference="ispdb", protocol="smtp", reason="Provider says 465."),),
 )

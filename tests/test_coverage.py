@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from conftest import REPO
 
 from mailsettings.data import load_bundled
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-import coverage_page  # noqa: E402
+import coverage_page
 
 PROVIDERS = load_bundled()
 

@@ -10,6 +10,7 @@ import time
 
 import dns.resolver
 import pytest
+from conftest import server
 from dns_servers import (
     Dnsmasq,
     Responder,
@@ -40,16 +41,10 @@ from mailsettings.models import MxRule
 from mailsettings.options import LookupOptions
 
 
-def _server(protocol: str, host: str, port: int, security: str) -> Server:
-    return Server.model_validate(
-        {"protocol": protocol, "host": host, "port": port, "security": security}
-    )
-
-
 def _servers(prefix: str) -> tuple[Server, ...]:
     return (
-        _server("imap", f"imap.{prefix}", 993, "ssl"),
-        _server("smtp", f"smtp.{prefix}", 465, "ssl"),
+        server("imap", f"imap.{prefix}", 993, "ssl"),
+        server("smtp", f"smtp.{prefix}", 465, "ssl"),
     )
 
 

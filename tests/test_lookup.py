@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+from conftest import server
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,29 +21,21 @@ from mailsettings import (
     ProviderNotFoundError,
     Registry,
     Security,
-    Server,
     Source,
     Status,
 )
-
-
-def _server(protocol: str, host: str, port: int, security: str, **extra: object) -> Server:
-    return Server.model_validate(
-        {"protocol": protocol, "host": host, "port": port, "security": security, **extra}
-    )
-
 
 CORP = Provider(
     id="corp.example",
     name="Corp",
     domains=("corp.example", "xn--bcher-kva.example"),
     servers=(
-        _server("smtp", "mail.%EMAILDOMAIN%", 25, "plain"),
-        _server("imap", "mail.%EMAILDOMAIN%", 143, "starttls"),
-        _server("imap", "old.corp.example", 993, "ssl", legacy=True, legacy_reason="Retired."),
-        _server("imap", "mail.%EMAILDOMAIN%", 993, "ssl"),
-        _server("pop3", "pop.corp.example", 110, "plain"),
-        _server("pop3", "pop.corp.example", 110, "starttls"),
+        server("smtp", "mail.%EMAILDOMAIN%", 25, "plain"),
+        server("imap", "mail.%EMAILDOMAIN%", 143, "starttls"),
+        server("imap", "old.corp.example", 993, "ssl", legacy=True, legacy_reason="Retired."),
+        server("imap", "mail.%EMAILDOMAIN%", 993, "ssl"),
+        server("pop3", "pop.corp.example", 110, "plain"),
+        server("pop3", "pop.corp.example", 110, "starttls"),
     ),
 )
 
@@ -99,7 +92,7 @@ def test_legacy_servers_are_never_preferred() -> None:
         status=Status.DISCONTINUED,
         status_note="Closed in 2013.",
         servers=(
-            _server(
+            server(
                 "pop3",
                 "pop.old.example",
                 110,
@@ -142,8 +135,8 @@ def test_registry_overrides_replace_by_id_and_take_over_domains() -> None:
         name="Mine",
         domains=("foxmail.com",),
         servers=(
-            _server("imap", "imap.mine.example", 993, "ssl"),
-            _server("smtp", "smtp.mine.example", 465, "ssl"),
+            server("imap", "imap.mine.example", 993, "ssl"),
+            server("smtp", "smtp.mine.example", 465, "ssl"),
         ),
     )
     registry = Registry([mine])
