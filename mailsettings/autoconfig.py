@@ -542,8 +542,8 @@ def to_autoconfig_xml(provider: Provider, /) -> str:
     Written: the id, domains, names, every current server (incoming ones first, each group
     in the provider's order; Thunderbird offers the first of each as its default), the
     help page, the instructions (as ``<enable>``) and the OAuth2 endpoints. Left out,
-    because the format has no place for them: legacy servers, localized names, the
-    password kind, instruction kinds, MX rules, status, provenance and deviations.
+    because the format has no place for them: legacy servers, server notes, localized
+    names, the password kind, instruction kinds, MX rules, status, provenance and deviations.
     Reading the result gives back an equal provider for any provider read from a file.
 
     Raises :class:`~mailsettings.AutoconfigError` for a provider without current servers

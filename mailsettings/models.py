@@ -217,6 +217,11 @@ class _Model(BaseModel):
 
 # --- servers ---------------------------------------------------------------
 
+_PORT_SECURITY = {
+    **dict.fromkeys((993, 995, 465), Security.SSL),
+    **dict.fromkeys((143, 110, 587), Security.STARTTLS),
+}
+
 
 class Server(_Model):
     """One server of a provider: where to connect and how to log in."""
@@ -240,12 +245,30 @@ class Server(_Model):
     legacy_reason: Text | None = Field(
         None, description="Why the server is legacy (required when ``legacy`` is true)."
     )
+    note: Text | None = Field(
+        None,
+        description="What a client must know that port and security do not say, e.g. why a "
+        "provider runs implicit TLS on port 587.",
+    )
 
     @model_validator(mode="after")
     def _legacy_has_reason(self) -> "Server":
         if self.legacy != (self.legacy_reason is not None):
             raise ValueError("legacy_reason is required for, and only for, legacy servers")
         return self
+
+    @property
+    def unusual_security(self) -> bool:
+        """Whether the TLS mode is not the one the well-known port implies.
+
+        >>> Server(protocol="smtp", host="smtp.example.net", port=587,
+        ...        security="ssl").unusual_security
+        True
+        """
+        usual = _PORT_SECURITY.get(self.port)
+        if usual is Security.SSL:
+            return self.security is not Security.SSL
+        return usual is Security.STARTTLS and self.security is Security.SSL
 
     @property
     def is_template(self) -> bool:
@@ -276,6 +299,11 @@ class Server(_Model):
 
 
 _SECURITY_RANK = {Security.SSL: 0, Security.STARTTLS: 1, Security.PLAIN: 2}
+_SECURITY_WORDS = {
+    Security.SSL: "implicit TLS",
+    Security.STARTTLS: "STARTTLS",
+    Security.PLAIN: "no encryption",
+}
 
 
 def preference_key(server: Server) -> tuple[bool, int]:
@@ -536,10 +564,19 @@ class LookupResult(_Model):
             )
         for protocol in Protocol:
             best = _preferred(ordered, protocol)
-            if best is not None and best.security is Security.PLAIN:
+            if best is None:
+                continue
+            if best.security is Security.PLAIN:
                 notes.append(
                     f"{protocol.value.upper()} is offered only without encryption "
                     f"({best.host}:{best.port}); passwords travel in clear text."
+                )
+            elif best.unusual_security:
+                notes.append(
+                    f"{protocol.value.upper()} on {best.host}:{best.port} uses "
+                    f"{_SECURITY_WORDS[best.security]}, not what that port usually means; "
+                    "set the security mode explicitly."
+                    + (f" {best.note}" if best.note else "")
                 )
         return cls(
             provider=provider,

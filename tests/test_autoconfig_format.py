@@ -569,7 +569,7 @@ def test_bundled_providers_export_what_the_format_can_hold(provider: Provider) -
     order = [s for s in current if s.protocol is not Protocol.SMTP] + [
         s for s in current if s.protocol is Protocol.SMTP
     ]
-    assert again.servers == tuple(order)
+    assert again.servers == tuple(s.model_copy(update={"note": None}) for s in order)
     assert (again.id, again.name, again.domains) == (provider.id, provider.name, provider.domains)
     assert (again.help_url, again.oauth2) == (provider.help_url, provider.oauth2)
     assert [i.text for i in again.instructions] == [i.text for i in provider.instructions]

@@ -19,8 +19,6 @@ from mailsettings.models import Protocol, Provider, Security, Server, Status, pr
 
 SOURCES = load_provider_files(source_dir().glob("*.toml"))
 PROVIDERS = load_bundled()
-IMPLICIT_TLS_PORTS = {993, 995, 465}
-STARTTLS_PORTS = {143, 110, 587}
 
 
 def test_compiled_database_matches_the_sources() -> None:
@@ -61,10 +59,8 @@ def test_provider_integrity(provider: Provider) -> None:
             assert protocols & {Protocol.IMAP, Protocol.POP3}, f"{name}: no incoming server"
             assert Protocol.SMTP in protocols, f"{name}: no outgoing server"
         for server in servers:
-            if server.port in IMPLICIT_TLS_PORTS:
-                assert server.security is Security.SSL, f"{name}: {server.host}:{server.port}"
-            if server.port in STARTTLS_PORTS:
-                assert server.security is not Security.SSL, f"{name}: {server.host}:{server.port}"
+            # A TLS mode the port does not imply (implicit TLS on 587, ...) must say why.
+            assert server.note or not server.unusual_security, f"{name}: {server.host}:{server.port}"
         keys = [(s.protocol, s.host, s.port) for s in servers]
         assert len(keys) == len(set(keys)), f"{name}: a server is listed twice"
     if provider.status is Status.NO_STANDARD_ACCESS:
@@ -138,3 +134,14 @@ def test_yahoo_china_is_returned_as_discontinued() -> None:
 def test_smtp_requires_authentication(domain: str) -> None:
     smtp = mailsettings.lookup(domain).smtp
     assert smtp is not None and "none" not in smtp.auth
+
+
+def test_a_tls_mode_the_port_does_not_imply_is_explained_in_the_warnings() -> None:
+    result = mailsettings.lookup("someone@charter.net")
+    smtp = result.smtp
+    assert smtp is not None and (smtp.port, smtp.security) == (587, Security.SSL)
+    assert smtp.unusual_security and smtp.note
+    assert [w for w in result.warnings if "implicit TLS" in w and smtp.note in w]
+    usual = mailsettings.lookup("someone@gmail.com")
+    assert not any(server.unusual_security for server in usual.servers)
+    assert not [w for w in usual.warnings if "usually means" in w]
