@@ -61,14 +61,18 @@ class Registry:
         **defaults: Unpack[LookupOptions],
     ) -> None:
         self._own = tuple(providers)
-        self._bundled = bundled
+        self._use_bundled = bundled
         self._options = Options().merged(defaults)
         self._lock = threading.Lock()
         # Per-registry state of the network sources (DNS cache, resolver, MX index).
         self._shared_lock = threading.RLock()
         self._shared_state: dict[str, Any] = {}
         self._providers: tuple[Provider, ...] | None = None
-        self._by_domain: dict[str, Provider] = {}
+        # Domain -> provider, or the provider's position in the bundled data, which is
+        # validated on first use (``_provider``): a first lookup validates one provider.
+        self._by_domain: dict[str, Provider | int] | None = None
+        self._raw: list[dict[str, Any]] = []  # the bundled data, not yet validated
+        self._validated: dict[int, Provider] = {}
         # Results for known domains, keyed by both domain forms: the lookup fast path.
         self._results: dict[str, LookupResult] = {}
 
@@ -93,20 +97,41 @@ class Registry:
 
     # --- loading -----------------------------------------------------------
 
-    def _load(self) -> tuple[Provider, ...]:
+    def _index(self) -> dict[str, Provider | int]:
         with self._lock:
-            if self._providers is None:
-                by_id: dict[str, Provider] = {}
-                if self._bundled:
-                    from .data import load_bundled
+            if self._by_domain is None:
+                by_domain: dict[str, Provider | int] = {}
+                if self._use_bundled:
+                    from .data import read_bundled
 
-                    by_id.update((p.id, p) for p in load_bundled())
-                by_id.update((p.id, p) for p in self._own)
-                by_domain = {d: p for p in by_id.values() for d in p.domains}
+                    self._raw = read_bundled()
+                    replaced = {p.id for p in self._own}
+                    for position, item in enumerate(self._raw):
+                        if item["id"] not in replaced:
+                            by_domain.update(dict.fromkeys(item.get("domains", ()), position))
                 by_domain.update((d, p) for p in self._own for d in p.domains)
                 self._by_domain = by_domain
-                self._providers = tuple(by_id.values())
-            return self._providers
+            return self._by_domain
+
+    def _provider(self, entry: Provider | int) -> Provider:
+        """The provider an index entry stands for; a bundled one is validated on first use."""
+        if isinstance(entry, Provider):
+            return entry
+        provider = self._validated.get(entry)
+        if provider is None:
+            provider = self._validated[entry] = Provider.model_validate(self._raw[entry])
+        return provider
+
+    def _load(self) -> tuple[Provider, ...]:
+        if self._providers is None:
+            self._index()
+            own = {p.id: p for p in self._own}
+            providers = [
+                own.pop(item["id"]) if item["id"] in own else self._provider(position)
+                for position, item in enumerate(self._raw)
+            ]
+            self._providers = (*providers, *own.values())
+        return self._providers
 
     def providers(self) -> Iterator[Provider]:
         """Iterate over the registry's providers."""
@@ -318,11 +343,11 @@ class Registry:
         result = self._results.get(address.domain_ascii)
         if result is not None:
             return result
-        if self._providers is None:
-            self._load()
-        provider = self._by_domain.get(address.domain_ascii)
-        if provider is None:
+        by_domain = self._index() if self._by_domain is None else self._by_domain
+        entry = by_domain.get(address.domain_ascii)
+        if entry is None:
             return None
+        provider = self._provider(entry)
         if not provider.servers:
             raise ProviderNotFoundError(
                 f"{provider.name} ({address.domain}) offers no IMAP, POP3 or SMTP access"

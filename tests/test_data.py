@@ -145,3 +145,10 @@ def test_a_tls_mode_the_port_does_not_imply_is_explained_in_the_warnings() -> No
     usual = mailsettings.lookup("someone@gmail.com")
     assert not any(server.unusual_security for server in usual.servers)
     assert not [w for w in usual.warnings if "usually means" in w]
+
+
+def test_a_lookup_validates_only_the_provider_it_needs() -> None:
+    registry = mailsettings.Registry()
+    assert registry.lookup("someone@qq.com").provider.id == "qq.com"
+    assert [provider.id for provider in registry._validated.values()] == ["qq.com"]
+    assert tuple(registry.providers()) == PROVIDERS  # the rest, validated on demand, in order

@@ -2,7 +2,8 @@
 
 The reviewable sources are the TOML files in ``providers/``, one per provider, named
 by the provider's id. ``providers.json`` is their compiled form, which is what a
-lookup loads: a single file validated by the models in one call. ``python -m
+lookup loads: a single JSON file, whose providers a lookup validates one at a time as it
+needs them. ``python -m
 mailsettings.data`` rebuilds it; a test fails when it is out of date.
 
 >>> providers = load_bundled()
@@ -12,27 +13,46 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import MailSettingsError
 from ..models import Provider
 
-__all__ = ["COMPILED", "compile_providers", "load_bundled", "load_provider_files"]
+__all__ = ["COMPILED", "compile_providers", "load_bundled", "load_provider_files", "read_bundled"]
 
 COMPILED = "providers.json"
 SOURCES = "providers"
 
-_ADAPTER: TypeAdapter[tuple[Provider, ...]] = TypeAdapter(tuple[Provider, ...])
+
+@cache
+def _adapter() -> TypeAdapter[tuple[Provider, ...]]:
+    return TypeAdapter(tuple[Provider, ...])
 
 
 def load_bundled() -> tuple[Provider, ...]:
     """Load and validate the compiled bundled database (call once and keep the result)."""
-    data = resources.files(__package__).joinpath(COMPILED).read_bytes()
-    return _ADAPTER.validate_json(data)
+    return _adapter().validate_json(_compiled_bytes())
+
+
+def read_bundled() -> list[dict[str, Any]]:
+    """The compiled database as plain data, not validated: one dict per provider.
+
+    A lookup validates only the provider it needs (``Provider.model_validate``); the
+    compiled file was validated when it was built, and a test checks it is current.
+    """
+    data: list[dict[str, Any]] = json.loads(_compiled_bytes())
+    return data
+
+
+def _compiled_bytes() -> bytes:
+    return resources.files(__package__).joinpath(COMPILED).read_bytes()
 
 
 def load_provider_files(paths: Iterable[Path]) -> tuple[Provider, ...]:
@@ -62,4 +82,4 @@ def source_dir() -> Path:
 def compile_providers(providers: Iterable[Provider]) -> bytes:
     """The compiled form of ``providers``: compact, deterministic JSON without defaults."""
     ordered = tuple(sorted(providers, key=lambda provider: provider.id))
-    return _ADAPTER.dump_json(ordered, exclude_defaults=True) + b"\n"
+    return _adapter().dump_json(ordered, exclude_defaults=True) + b"\n"
