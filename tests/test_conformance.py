@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO, SHARED, require_shared, server
 
+from mailsettings.data import load_bundled
 from mailsettings.models import Deviation, Protocol, Provider, Security
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -86,3 +88,41 @@ def test_differences_are_explained_by_deviations_or_legacy_servers() -> None:
     )
     assert "**unexplained**" in page
     assert "`imap.example.com:143` starttls" in page
+
+
+# --- domains left out on purpose ------------------------------------------------------
+
+
+def test_every_missing_domain_has_a_recorded_reason() -> None:
+    require_shared("ispdb", "deltachat-providers")
+    left_out = conformance.load_left_out()
+    providers = load_bundled()
+    for reference in conformance.load_references(SHARED):
+        missing = conformance.compare(providers, reference).missing
+        unexplained = sorted(d for ds in missing.values() for d in ds if d not in left_out)
+        assert unexplained == [], f"add to tools/left-out.toml why these are left out: {reference.title}"
+
+
+def test_left_out_domains_are_neither_in_the_data_nor_stale() -> None:
+    require_shared("ispdb", "deltachat-providers")
+    left_out = conformance.load_left_out()
+    bundled = {domain for provider in load_bundled() for domain in provider.domains}
+    assert sorted(left_out.keys() & bundled) == [], "in the data now: remove from left-out.toml"
+    listed = {
+        domain
+        for reference in conformance.load_references(SHARED)
+        for entry in reference.entries
+        for domain in entry.domains
+    }
+    assert sorted(left_out.keys() - listed) == [], "no reference lists these any more"
+
+
+def test_a_domain_left_out_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "left-out.toml"
+    path.write_text(
+        '[[left_out]]\nreason = "a"\ndomains = ["x.example"]\n'
+        '[[left_out]]\nreason = "b"\ndomains = ["x.example"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"x\.example is listed twice"):
+        conformance.load_left_out(path)

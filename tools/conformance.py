@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from mailsettings.models import EMAILDOMAIN, Protocol, Provider, Security  # noq
 
 DEFAULT_SHARED = Path(os.environ.get("MAILSETTINGS_SHARED_DIR", REPO.parent / "shared"))
 DEFAULT_OUTPUT = REPO / "docs" / "data-conformance.md"
+LEFT_OUT = REPO / "tools" / "left-out.toml"
+NO_REASON = "**no reason recorded**"
 
 ISPDB = "ispdb"
 DELTACHAT = "deltachat"
@@ -318,8 +321,24 @@ only this project offers (Delta Chat lists no POP3) is not compared.
 """
 
 
-def render(providers: Iterable[Provider], references: Iterable[Reference]) -> str:
-    """The report as Markdown."""
+def load_left_out(path: Path = LEFT_OUT) -> dict[str, str]:
+    """Domain -> why the bundled data leaves it out, from ``tools/left-out.toml``."""
+    reasons: dict[str, str] = {}
+    for group in tomllib.loads(path.read_text(encoding="utf-8"))["left_out"]:
+        for domain in group["domains"]:
+            if domain in reasons:
+                raise ValueError(f"{path.name}: {domain} is listed twice")
+            reasons[domain] = group["reason"]
+    return reasons
+
+
+def render(
+    providers: Iterable[Provider],
+    references: Iterable[Reference],
+    left_out: dict[str, str] | None = None,
+) -> str:
+    """The report as Markdown; ``left_out`` gives why a missing domain is left out."""
+    left_out = {} if left_out is None else left_out
     providers = tuple(providers)
     comparisons = [compare(providers, reference) for reference in references]
     lines = [
@@ -383,13 +402,18 @@ def render(providers: Iterable[Provider], references: Iterable[Reference]) -> st
         "",
         "## Coverage",
         "",
-        "Domains a reference lists that this project's data lacks.",
+        "Domains a reference lists that this project's data lacks, and why each is left out",
+        "(recorded in `tools/left-out.toml`; a missing domain with no reason is a defect).",
         "",
-        "| reference | domains | in this project | missing here |",
-        "|---|---:|---:|---:|",
+        "| reference | domains | in this project | missing here | no reason recorded |",
+        "|---|---:|---:|---:|---:|",
     ]
     for c in comparisons:
-        lines.append(f"| {c.reference.title} | {c.domains} | {c.shared} | {c.domains - c.shared} |")
+        missing = [d for domains in c.missing.values() for d in domains]
+        lines.append(
+            f"| {c.reference.title} | {c.domains} | {c.shared} | {len(missing)} "
+            f"| {sum(d not in left_out for d in missing)} |"
+        )
     for c in comparisons:
         if not c.missing:
             continue
@@ -397,11 +421,15 @@ def render(providers: Iterable[Provider], references: Iterable[Reference]) -> st
             "",
             f"### Missing here, from the {c.reference.title}",
             "",
-            "| reference entry | domains |",
-            "|---|---|",
+            "| reference entry | domains | why left out |",
+            "|---|---|---|",
         ]
         for entry, domains in sorted(c.missing.items()):
-            lines.append(f"| `{entry}` | {_domain_list(domains)} |")
+            by_reason: dict[str, list[str]] = {}
+            for domain in domains:
+                by_reason.setdefault(left_out.get(domain, NO_REASON), []).append(domain)
+            for reason, group in sorted(by_reason.items(), key=lambda item: sorted(item[1])):
+                lines.append(f"| `{entry}` | {_domain_list(group)} | {_cell(reason)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -427,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.shared / name} is missing (use --shared or MAILSETTINGS_SHARED_DIR)"
             )
     providers = load_provider_files(source_dir().glob("*.toml"))
-    text = render(providers, load_references(args.shared))
+    text = render(providers, load_references(args.shared), load_left_out())
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

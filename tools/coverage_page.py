@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from mailsettings.data import load_provider_files, source_dir
-from mailsettings.models import PasswordKind, Protocol, Provider, Status
+from mailsettings.models import InstructionKind, PasswordKind, Protocol, Provider, Status
 
 REGIONS: dict[str, tuple[str, ...]] = {
     "China": ("CN",),
@@ -45,9 +45,22 @@ def region_of(provider: Provider) -> str:
     return INTERNATIONAL if provider.country is None else "Other countries"
 
 
+# What each instruction kind asks of the user; the password kinds are said by PASSWORD.
+STEP = {
+    InstructionKind.APP_PASSWORD: "app password",
+    InstructionKind.AUTHORIZATION_CODE: "authorization code",
+    InstructionKind.ENABLE_ACCESS: "turn on IMAP/POP3/SMTP in web settings",
+    InstructionKind.IMAP_ID: "a client that sends IMAP ID",
+    InstructionKind.OAUTH2: "OAuth2 sign-in",
+    InstructionKind.OTHER: "see its instructions",
+}
+
+
 def _needs(provider: Provider) -> str:
-    kinds = sorted({step.kind.value for step in provider.instructions})
-    return ", ".join([PASSWORD[provider.password], *kinds])
+    # An instruction that only repeats the password kind (authorization code) is not repeated.
+    kinds = {step.kind.value for step in provider.instructions} - {provider.password.value}
+    steps = [text for kind, text in STEP.items() if kind.value in kinds]
+    return "; ".join([PASSWORD[provider.password], *steps])
 
 
 def _protocols(provider: Provider) -> str:
