@@ -93,6 +93,11 @@ def test_differences_are_explained_by_deviations_or_legacy_servers() -> None:
 # --- domains left out on purpose ------------------------------------------------------
 
 
+def _reference_domains() -> set[str]:
+    references = conformance.load_references(SHARED)
+    return {domain for ref in references for entry in ref.entries for domain in entry.domains}
+
+
 def test_every_missing_domain_has_a_recorded_reason() -> None:
     require_shared("ispdb", "deltachat-providers")
     left_out = conformance.load_left_out()
@@ -108,12 +113,7 @@ def test_left_out_domains_are_neither_in_the_data_nor_stale() -> None:
     left_out = conformance.load_left_out()
     bundled = {domain for provider in load_bundled() for domain in provider.domains}
     assert sorted(left_out.keys() & bundled) == [], "in the data now: remove from left-out.toml"
-    listed = {
-        domain
-        for reference in conformance.load_references(SHARED)
-        for entry in reference.entries
-        for domain in entry.domains
-    }
+    listed = _reference_domains()
     assert sorted(left_out.keys() - listed) == [], "no reference lists these any more"
 
 
@@ -126,3 +126,12 @@ def test_a_domain_left_out_twice_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"x\.example is listed twice"):
         conformance.load_left_out(path)
+
+
+def test_the_data_has_more_domains_than_both_references_together() -> None:
+    require_shared("ispdb", "deltachat-providers")
+    bundled = {domain for provider in load_bundled() for domain in provider.domains}
+    listed = _reference_domains()
+    assert len(bundled) > len(listed)
+    left_out = conformance.load_left_out()
+    assert listed - bundled <= left_out.keys()

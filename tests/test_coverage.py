@@ -19,16 +19,18 @@ def test_coverage_page_is_current() -> None:
     assert committed == coverage_page.render(PROVIDERS), "run: python tools/coverage_page.py"
 
 
-# The database's floor: it only rises. The target is 1,500 domains and 250 providers;
-# raise these numbers as verified entries are added, never lower them.
-MINIMUM_DOMAINS = 1450
-MINIMUM_PROVIDERS = 260
+# The target: at least 1,500 distinct domains and 250 providers or platforms.
+TARGET_DOMAINS = 1500
+TARGET_PROVIDERS = 250
+# The database's floor: it only rises (raise it as verified entries are added, never lower it).
+MINIMUM_DOMAINS = 1600
+MINIMUM_PROVIDERS = 295
 
 
-def test_database_does_not_shrink_below_its_floor() -> None:
+def test_database_meets_the_coverage_target_and_does_not_shrink() -> None:
     domains = {domain for provider in PROVIDERS for domain in provider.domains}
-    assert len(domains) >= MINIMUM_DOMAINS
-    assert len(PROVIDERS) >= MINIMUM_PROVIDERS
+    assert len(domains) >= max(MINIMUM_DOMAINS, TARGET_DOMAINS)
+    assert len(PROVIDERS) >= max(MINIMUM_PROVIDERS, TARGET_PROVIDERS)
 
 
 def test_china_in_depth() -> None:
