@@ -350,7 +350,7 @@ class Registry:
         provider = self._provider(entry)
         if not provider.servers:
             raise ProviderNotFoundError(
-                f"{provider.name} ({address.domain}) offers no IMAP, POP3 or SMTP access"
+                f"{provider.name} ({address.domain}) has no known IMAP, POP3 or SMTP server"
                 + (f": {provider.status_note}" if provider.status_note else "."),
                 domain=address.domain_ascii,
                 tried=("bundled database",),

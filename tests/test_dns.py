@@ -252,7 +252,7 @@ def test_nxdomain_is_domain_not_found(registry: Registry, dns_server: Dnsmasq) -
 
 
 def test_platform_without_standard_access(registry: Registry, dns_server: Dnsmasq) -> None:
-    with pytest.raises(ProviderNotFoundError, match="offers no IMAP") as caught:
+    with pytest.raises(ProviderNotFoundError, match="has no known IMAP") as caught:
         registry.lookup("a@webonly.test", mx=True, resolver=dns_server.resolver())
     assert caught.value.provider is not None and caught.value.provider.id == "webonly.example"
 

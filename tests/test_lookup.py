@@ -124,7 +124,7 @@ def test_provider_without_standard_access_raises_with_the_provider() -> None:
         status=Status.NO_STANDARD_ACCESS,
         status_note="Only its own app.",
     )
-    with pytest.raises(ProviderNotFoundError, match="offers no IMAP, POP3 or SMTP") as caught:
+    with pytest.raises(ProviderNotFoundError, match="has no known IMAP, POP3 or SMTP server") as caught:
         Registry([webonly], bundled=False).lookup("me@webonly.example")
     assert caught.value.provider == webonly
 

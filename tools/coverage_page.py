@@ -86,6 +86,10 @@ def render(providers: tuple[Provider, ...]) -> str:
         f"- **{platforms}** providers or platforms identifiable by their MX hosts",
         f"- **{sum(1 for p in providers if any(s.protocol is Protocol.POP3 for s in p.servers))}**"
         " providers with POP3 servers",
+        f"- **{sum(1 for p in providers if p.help_url)}** with the provider's help page for mail"
+        " clients",
+        f"- **{sum(1 for p in providers if p.provenance)}** whose facts were compared with at least one"
+        " named reference (see each provider's `provenance`)",
         "",
         "| region | providers | domains |",
         "|---|---:|---:|",

@@ -473,7 +473,7 @@ def _mx_result(context: Context, answer: _Answer) -> LookupResult | None:
         servers = rule.servers if rule.servers is not None else provider.servers
         if not servers:
             raise ProviderNotFoundError(
-                f"{provider.name} (MX host {host}) offers no IMAP, POP3 or SMTP access"
+                f"{provider.name} (MX host {host}) has no known IMAP, POP3 or SMTP server"
                 + (f": {provider.status_note}" if provider.status_note else "."),
                 domain=address.domain_ascii,
                 tried=("bundled database", "MX"),
