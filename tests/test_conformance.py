@@ -135,3 +135,11 @@ def test_the_data_has_more_domains_than_both_references_together() -> None:
     assert len(bundled) > len(listed)
     left_out = conformance.load_left_out()
     assert listed - bundled <= left_out.keys()
+
+
+def test_the_page_gives_the_reason_a_missing_domain_is_left_out() -> None:
+    reference = _reference(domains=("example.com", "mx.example.org", "new.example"))
+    page = conformance.render([PROVIDER], [reference], {"mx.example.org": "A server name."})
+    assert "| `example.com.xml` | `mx.example.org` | A server name. |" in page
+    assert f"| `example.com.xml` | `new.example` | {conformance.NO_REASON} |" in page
+    assert "| ISPDB | 3 | 1 | 2 | 1 |" in page

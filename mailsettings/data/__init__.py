@@ -2,9 +2,9 @@
 
 The reviewable sources are the TOML files in ``providers/``, one per provider, named
 by the provider's id. ``providers.json`` is their compiled form, which is what a
-lookup loads: a single JSON file, whose providers a lookup validates one at a time as it
-needs them. ``python -m
-mailsettings.data`` rebuilds it; a test fails when it is out of date.
+lookup loads: a single JSON file, whose providers a lookup validates one at a time as
+it needs them. ``python -m mailsettings.data`` rebuilds it; a test fails when it is out
+of date.
 
 >>> providers = load_bundled()
 >>> any("qq.com" in provider.domains for provider in providers)
