@@ -63,6 +63,7 @@ def test_provider_integrity(provider: Provider) -> None:
             assert server.note or not server.unusual_security, f"{name}: {server.host}:{server.port}"
         keys = [(s.protocol, s.host, s.port) for s in servers]
         assert len(keys) == len(set(keys)), f"{name}: a server is listed twice"
+    assert len(set(provider.provenance)) == len(provider.provenance), "a check is listed twice"
     if provider.status is Status.NO_STANDARD_ACCESS:
         assert provider.status_note, "say what users can do instead"
     if provider.status is Status.DISCONTINUED:
