@@ -62,7 +62,7 @@ def _login(server: Server, address: str | None) -> str:
 def format_result(result: LookupResult, address: str | None) -> str:
     """The human-readable report for one result."""
     provider = result.provider
-    names = " / ".join([provider.name, *provider.localized_names.values()])
+    names = " / ".join(provider.names)
     lines = [
         f"{address or result.domain}: {names} [{provider.status.value}]"
         f" (source: {result.source.value}{', untrusted' if not result.trusted else ''})"

@@ -452,6 +452,17 @@ class Provider(_Model):
             raise ValueError(f"provider {self.id}: needs domains or MX patterns")
         return self
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The English name, then each different localized name.
+
+        >>> Provider(id="example.hk", name="Example Mail", domains=("example.hk",),
+        ...          localized_names={"zh-HK": "例子郵件", "zh-TW": "例子郵件"},
+        ...          status="no-standard-access", status_note="Web mail only.").names
+        ('Example Mail', '例子郵件')
+        """
+        return tuple(dict.fromkeys([self.name, *self.localized_names.values()]))
+
     def servers_for(self, protocol: Protocol) -> tuple[Server, ...]:
         """The provider's servers of one protocol, in preference order."""
         return tuple(

@@ -108,7 +108,7 @@ def render(providers: tuple[Provider, ...]) -> str:
                   "| provider | domains | protocols | status | what the user needs |",
                   "|---|---:|---|---|---|"]
         for p in members:
-            name = " / ".join([p.name, *p.localized_names.values()]).replace("|", "\\|")
+            name = " / ".join(p.names).replace("|", "\\|")
             status = p.status.value if p.status is not Status.ACTIVE else "active"
             lines.append(f"| {name} (`{p.id}`) | {len(p.domains)} | {_protocols(p)} | {status} |"
                          f" {_needs(p)} |")
