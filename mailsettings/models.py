@@ -266,9 +266,7 @@ class Server(_Model):
         True
         """
         usual = _PORT_SECURITY.get(self.port)
-        if usual is Security.SSL:
-            return self.security is not Security.SSL
-        return usual is Security.STARTTLS and self.security is Security.SSL
+        return usual is not None and (usual is Security.SSL) != (self.security is Security.SSL)
 
     @property
     def is_template(self) -> bool:
@@ -299,11 +297,6 @@ class Server(_Model):
 
 
 _SECURITY_RANK = {Security.SSL: 0, Security.STARTTLS: 1, Security.PLAIN: 2}
-_SECURITY_WORDS = {
-    Security.SSL: "implicit TLS",
-    Security.STARTTLS: "STARTTLS",
-    Security.PLAIN: "no encryption",
-}
 
 
 def preference_key(server: Server) -> tuple[bool, int]:
@@ -585,7 +578,8 @@ class LookupResult(_Model):
             elif best.unusual_security:
                 notes.append(
                     f"{protocol.value.upper()} on {best.host}:{best.port} uses "
-                    f"{_SECURITY_WORDS[best.security]}, not what that port usually means; "
+                    f"{'implicit TLS' if best.security is Security.SSL else 'STARTTLS'}, "
+                    "not what that port usually means; "
                     "set the security mode explicitly."
                     + (f" {best.note}" if best.note else "")
                 )

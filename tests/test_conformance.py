@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -93,16 +94,25 @@ def test_differences_are_explained_by_deviations_or_legacy_servers() -> None:
 # --- domains left out on purpose ------------------------------------------------------
 
 
+@cache
+def _references() -> tuple[conformance.Reference, ...]:
+    return conformance.load_references(SHARED)
+
+
+@cache
+def _bundled_domains() -> frozenset[str]:
+    return frozenset(domain for provider in load_bundled() for domain in provider.domains)
+
+
 def _reference_domains() -> set[str]:
-    references = conformance.load_references(SHARED)
-    return {domain for ref in references for entry in ref.entries for domain in entry.domains}
+    return {d for ref in _references() for entry in ref.entries for d in entry.domains}
 
 
 def test_every_missing_domain_has_a_recorded_reason() -> None:
     require_shared("ispdb", "deltachat-providers")
     left_out = conformance.load_left_out()
     providers = load_bundled()
-    for reference in conformance.load_references(SHARED):
+    for reference in _references():
         missing = conformance.compare(providers, reference).missing
         unexplained = sorted(d for ds in missing.values() for d in ds if d not in left_out)
         assert unexplained == [], f"add to tools/left-out.toml why these are left out: {reference.title}"
@@ -111,7 +121,7 @@ def test_every_missing_domain_has_a_recorded_reason() -> None:
 def test_left_out_domains_are_neither_in_the_data_nor_stale() -> None:
     require_shared("ispdb", "deltachat-providers")
     left_out = conformance.load_left_out()
-    bundled = {domain for provider in load_bundled() for domain in provider.domains}
+    bundled = _bundled_domains()
     assert sorted(left_out.keys() & bundled) == [], "in the data now: remove from left-out.toml"
     listed = _reference_domains()
     assert sorted(left_out.keys() - listed) == [], "no reference lists these any more"
@@ -130,7 +140,7 @@ def test_a_domain_left_out_twice_is_refused(tmp_path: Path) -> None:
 
 def test_the_data_has_more_domains_than_both_references_together() -> None:
     require_shared("ispdb", "deltachat-providers")
-    bundled = {domain for provider in load_bundled() for domain in provider.domains}
+    bundled = _bundled_domains()
     listed = _reference_domains()
     assert len(bundled) > len(listed)
     left_out = conformance.load_left_out()
