@@ -19,7 +19,7 @@ InvalidAddressError
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import Provider
@@ -37,7 +37,29 @@ __all__ = [
 
 
 class MailSettingsError(Exception):
-    """Root of every error raised by :mod:`mailsettings`."""
+    """Root of every error raised by :mod:`mailsettings`.
+
+    Every error pickles with its type, message and attributes (so it can cross process
+    boundaries, e.g. as the outcome of one row of a distributed job):
+
+    >>> import pickle
+    >>> error = ProviderNotFoundError("No provider.", domain="example.org", tried=("MX",))
+    >>> copy = pickle.loads(pickle.dumps(error))
+    >>> type(copy).__name__, str(copy), copy.domain, copy.tried
+    ('ProviderNotFoundError', 'No provider.', 'example.org', ('MX',))
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default (``cls(*args)``, then the attributes) fails for keyword-only
+        # constructor arguments; rebuild without calling ``__init__`` instead.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[MailSettingsError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidAddressError(MailSettingsError, ValueError):

@@ -11,9 +11,10 @@ its JSON form and ``model_json_schema()`` its JSON Schema.
 """
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,14 +22,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     computed_field,
+    model_serializer,
     model_validator,
 )
+from pydantic_core import core_schema
 
 __all__ = [
     "AuthMethod",
     "Check",
     "Deviation",
+    "FrozenMap",
     "Instruction",
     "InstructionKind",
     "LookupResult",
@@ -208,11 +217,131 @@ HostName = Annotated[str, AfterValidator(_check_host)]
 DomainName = Annotated[str, AfterValidator(_check_domain)]
 """A lower-case ASCII domain (internationalized domains in their ``xn--`` form)."""
 Text = Annotated[str, AfterValidator(_check_text)]
-LocalizedText = dict[Annotated[str, Field(pattern=_LANGUAGE.pattern)], Text]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[K, V], Generic[K, V]):
+    """A read-only, hashable mapping: what models hold where JSON has an object.
+
+    It compares equal to any mapping with the same items, and its JSON form and JSON
+    Schema are those of a plain object.
+
+    >>> names = Provider(id="qq.com", name="QQ Mail", domains=("qq.com",),
+    ...     localized_names={"zh-CN": "QQ邮箱"}, status="no-standard-access").localized_names
+    >>> names["zh-CN"], names == {"zh-CN": "QQ邮箱"}, hash(names) == hash(FrozenMap(names))
+    ('QQ邮箱', True, True)
+    >>> names["zh-CN"] = "changed"
+    Traceback (most recent call last):
+    ...
+    TypeError: 'FrozenMap' object does not support item assignment
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /) -> None:
+        self._data: dict[K, V] = dict(items)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: K, default: Any = None) -> Any:  # noqa: D102 - Mapping.get, faster
+        return self._data.get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._data,))
+
+    def __copy__(self) -> "FrozenMap[K, V]":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "FrozenMap[K, V]":
+        return self
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        key, value = get_args(source) or (Any, Any)
+        as_dict = handler.generate_schema(dict[key, value])  # type: ignore[valid-type]
+        return core_schema.no_info_after_validator_function(
+            cls,
+            as_dict,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _plain_dict, return_schema=as_dict
+            ),
+        )
+
+
+def _plain_dict(value: "FrozenMap[Any, Any]") -> dict[Any, Any]:
+    return dict(value)
+
+
+LanguageTag = Annotated[str, Field(pattern=f"^{_LANGUAGE.pattern}$")]
+LocalizedText = FrozenMap[LanguageTag, Text]
+"""Texts keyed by language tag (``zh-CN``); read-only, JSON form an object."""
 
 
 class _Model(BaseModel):
+    """Immutable, hashable and equal by value; JSON and pickle round-trip to an equal object.
+
+    ``model_dump_json(context={"compact": True})`` (and ``model_dump`` with that context)
+    leaves out fields at their defaults and what :attr:`_compact_omits` names: a short
+    form for storage and transport that still validates back.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+    _compact_omits: ClassVar[frozenset[str]] = frozenset()
+
+    # No return annotation: with one, pydantic would take it as the JSON Schema of the
+    # serialized form instead of the fields' schema.
+    @model_serializer(mode="wrap")
+    def _serialize(  # type: ignore[no-untyped-def]
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ):
+        data = handler(self)
+        context = info.context
+        if isinstance(context, Mapping) and context.get("compact") and isinstance(data, dict):
+            return self._compacted(data)
+        return data
+
+    def _compacted(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` without the fields the compact form leaves out."""
+        fields = type(self).model_fields
+        return {
+            name: value
+            for name, value in data.items()
+            if name not in self._compact_omits
+            and not (
+                name in fields
+                and getattr(self, name) == fields[name].get_default(call_default_factory=True)
+            )
+        }
 
 
 # --- servers ---------------------------------------------------------------
@@ -285,14 +414,24 @@ class Server(_Model):
         return self.model_copy(update={"host": self.host.replace(EMAILDOMAIN, domain_ascii)})
 
     def login_for(self, address: str) -> str:
-        """Return the login name for ``address`` (already a valid address).
+        """Return the login name for ``address``.
+
+        Raises :class:`~mailsettings.InvalidAddressError` for anything that is not an
+        e-mail address (a bare domain included).
 
         >>> Server(protocol="pop3", host="pop.example.com", port=995, security="ssl",
         ...        username="%EMAILLOCALPART%").login_for("jane@example.com")
         'jane'
         """
-        local, _, domain = address.rpartition("@")
-        values = {EMAILADDRESS: address, EMAILLOCALPART: local, EMAILDOMAIN: domain}
+        from .address import parse_address
+
+        parsed = parse_address(address)
+        if parsed.local is None:
+            from .errors import InvalidAddressError
+
+            raise InvalidAddressError(f"{address[:40]!r} is a domain, not an e-mail address.")
+        local, domain = parsed.local, parsed.domain
+        values = {EMAILADDRESS: f"{local}@{domain}", EMAILLOCALPART: local, EMAILDOMAIN: domain}
         return _PLACEHOLDER.sub(lambda match: values.get(match[0], match[0]), self.username)
 
 
@@ -310,7 +449,7 @@ def preference_key(server: Server) -> tuple[bool, int]:
 class MxRule(_Model):
     """An MX host pattern that identifies a provider or hosting platform."""
 
-    pattern: Annotated[str, Field(pattern=_DOMAIN_SUFFIX.pattern, max_length=253)] = Field(
+    pattern: Annotated[str, Field(pattern=f"^{_DOMAIN_SUFFIX.pattern}$", max_length=253)] = Field(
         description="A host suffix: ``mxbiz1.qq.com`` matches that host, ``qq.com`` matches any host ending in ``.qq.com``."
     )
     servers: tuple[Server, ...] | None = Field(
@@ -338,10 +477,12 @@ class Instruction(_Model):
     )
     text: Text = Field(description="The instruction in English.")
     localized: LocalizedText = Field(
-        default_factory=dict,
+        default_factory=FrozenMap,
         description="The instruction in other languages, keyed by language tag (``zh-CN``).",
     )
     url: HttpURL | None = Field(None, description="The provider's page that explains it.")
+
+    _compact_omits: ClassVar[frozenset[str]] = frozenset({"localized"})
 
 
 class OAuth2(_Model):
@@ -385,12 +526,12 @@ class Deviation(_Model):
 class Provider(_Model):
     """A mail provider or hosting platform and its servers."""
 
-    id: Annotated[str, Field(pattern=_IDENTIFIER.pattern, max_length=64)] = Field(
+    id: Annotated[str, Field(pattern=f"^{_IDENTIFIER.pattern}$", max_length=64)] = Field(
         description="Stable identifier, usually the provider's main domain (``qq.com``)."
     )
     name: Text = Field(description="Name in English.")
     localized_names: LocalizedText = Field(
-        default_factory=dict,
+        default_factory=FrozenMap,
         description="Names in other languages, keyed by language tag (``zh-CN``: ``QQ邮箱``).",
     )
     short_name: Text | None = Field(
@@ -424,14 +565,21 @@ class Provider(_Model):
     status_note: Text | None = Field(
         None, description="What the status means for users, e.g. when a service closed."
     )
-    status_since: Annotated[str, Field(pattern=_PARTIAL_DATE.pattern)] | None = Field(
+    status_since: Annotated[str, Field(pattern=f"^{_PARTIAL_DATE.pattern}$")] | None = Field(
         None, description="When the status began (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``)."
     )
     provenance: tuple[Check, ...] = Field(
-        (), description="Which references the facts were checked against."
+        (),
+        description="Which references the facts were checked against (left out of the compact form).",
     )
     deviations: tuple[Deviation, ...] = Field(
-        (), description="Where, and why, the data differs from a reference on purpose."
+        (),
+        description="Where, and why, the data differs from a reference on purpose (left out "
+        "of the compact form).",
+    )
+
+    _compact_omits: ClassVar[frozenset[str]] = frozenset(
+        {"provenance", "deviations", "mx", "localized_names"}
     )
 
     @model_validator(mode="after")
@@ -487,6 +635,10 @@ class Provider(_Model):
 # --- results ---------------------------------------------------------------
 
 
+_PREFERRED = frozenset(protocol.value for protocol in Protocol)
+"""The computed fields of a result that name its preferred server of each protocol."""
+
+
 def _preferred(servers: tuple[Server, ...], protocol: Protocol) -> Server | None:
     for server in servers:  # already in preference order
         if server.protocol == protocol and not server.legacy:
@@ -522,6 +674,38 @@ class LookupResult(_Model):
     url: HttpURL | None = Field(
         None, description="The URL the settings were read from, for autoconfig-based results."
     )
+
+    _compact_omits: ClassVar[frozenset[str]] = frozenset(_PREFERRED)
+
+    def _compacted(self, data: dict[str, Any]) -> dict[str, Any]:
+        compact = super()._compacted(data)
+        provider = compact.get("provider")
+        if isinstance(provider, dict):  # the result's servers stand for the provider's
+            compact["provider"] = {k: v for k, v in provider.items() if k != "servers"}
+        return compact
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _accept_preferred(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Accept the dumped ``imap``/``pop3``/``smtp`` when they match ``servers``."""
+        given: dict[str, Any] = {}
+        if isinstance(data, Mapping) and not _PREFERRED.isdisjoint(data):
+            data = dict(data)
+            given = {name: data.pop(name) for name in _PREFERRED if name in data}
+        provider = data.get("provider") if isinstance(data, Mapping) else None
+        if isinstance(provider, Mapping) and "servers" not in provider and "servers" in data:
+            data = {**data, "provider": {**provider, "servers": data["servers"]}}  # compact form
+        result = handler(data)
+        for name, value in given.items():
+            try:
+                same = (value if value is None else Server.model_validate(value)) == getattr(
+                    result, name
+                )
+            except ValidationError:
+                same = False
+            if not same:
+                raise ValueError(f"{name} is not the preferred {name} server of servers")
+        return result
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -580,8 +764,7 @@ class LookupResult(_Model):
                     f"{protocol.value.upper()} on {best.host}:{best.port} uses "
                     f"{'implicit TLS' if best.security is Security.SSL else 'STARTTLS'}, "
                     "not what that port usually means; "
-                    "set the security mode explicitly."
-                    + (f" {best.note}" if best.note else "")
+                    "set the security mode explicitly." + (f" {best.note}" if best.note else "")
                 )
         return cls(
             provider=provider,
