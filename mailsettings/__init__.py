@@ -40,13 +40,13 @@ from .models import (
     Source,
     Status,
 )
-from .options import LookupOptions
+from ._version import __version__
 from .registry import DEFAULT_CONCURRENCY, Registry
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__version__ = "0.1.0"
+    from .options import LookupOptions
 
 __all__ = [
     "AuthMethod",
@@ -134,3 +134,13 @@ async def alookup_many(
 def providers() -> Iterator[Provider]:
     """Iterate over the bundled providers."""
     return default_registry().providers()
+
+
+def __getattr__(name: str) -> object:
+    # ``LookupOptions`` combines every source's option group: importing it imports the
+    # (network-free) source modules, which a plain lookup never needs.
+    if name == "LookupOptions":
+        from .options import LookupOptions
+
+        return LookupOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ mailsettings.errors.InvalidAddressError: 'a@b@c.com' has more than one '@'; quot
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -21,6 +22,8 @@ __all__ = ["Address", "parse_address"]
 
 MAX_INPUT = 320  # 64 (local part) + 1 + 255 (domain), before trimming white space
 _MAX_SHOWN = 40
+NORMALIZED_DOMAINS = 4096
+"""Domain spellings whose normalization is remembered (least recently used dropped first)."""
 
 # Full-width forms typed with CJK input methods.
 _FULLWIDTH = str.maketrans({"＠": "@", "﹫": "@", "。": ".", "．": ".", "｡": "."})
@@ -73,50 +76,63 @@ def _check_local(local: str, original: str) -> None:
 
 
 def normalize_domain(domain: str, original: str) -> tuple[str, str]:
-    """Return ``(unicode, ascii)`` forms of a domain, validated with UTS 46 (non-transitional)."""
+    """Return ``(unicode, ascii)`` forms of a domain, validated with UTS 46 (non-transitional).
+
+    Each spelling's outcome is remembered (at most :data:`NORMALIZED_DOMAINS` of them), so
+    a known domain typed in upper case or in Unicode is normalized once.
+    """
+    outcome = _normalized(domain)
+    if isinstance(outcome, str):
+        raise InvalidAddressError(f"{_shown(original)}{outcome}")
+    return outcome
+
+
+@functools.lru_cache(maxsize=NORMALIZED_DOMAINS)
+def _normalized(domain: str) -> tuple[str, str] | str:
+    """The ``(unicode, ascii)`` forms, or what is wrong (to follow the input in a message)."""
     if domain.endswith("."):
         domain = domain[:-1]
     if not domain:
-        raise InvalidAddressError(f"{_shown(original)} has no domain.")
+        return " has no domain."
     if domain.startswith("["):
-        raise InvalidAddressError(f"{_shown(original)}: IP address literals are not supported.")
+        return ": IP address literals are not supported."
     lowered = domain.lower()
     if lowered.isascii() and "--" not in lowered:
         if len(lowered) > 253 or not _ASCII_DOMAIN.fullmatch(lowered):
-            raise InvalidAddressError(_bad_domain(original, lowered))
+            return _bad_domain(lowered)
         ascii_domain = unicode_domain = lowered
     else:
-        ascii_domain, unicode_domain = _idna(domain, original)
-    last_label = ascii_domain.rpartition(".")[2]
-    if last_label.isdigit():
-        raise InvalidAddressError(f"{_shown(original)}: IP addresses are not mail domains.")
+        forms = _idna(domain)
+        if isinstance(forms, str):
+            return forms
+        ascii_domain, unicode_domain = forms
+    if ascii_domain.rpartition(".")[2].isdigit():
+        return ": IP addresses are not mail domains."
     return unicode_domain, ascii_domain
 
 
-def _bad_domain(original: str, domain: str) -> str:
+def _bad_domain(domain: str) -> str:
     if not _DOMAIN_CHARACTERS.fullmatch(domain):
-        return f"{_shown(original)} has characters that are not allowed in a domain."
+        return " has characters that are not allowed in a domain."
     if "." not in domain:
-        return f"{_shown(original)} is not a mail domain: it needs at least two labels."
+        return " is not a mail domain: it needs at least two labels."
     if len(domain) > 253 or any(len(label) > 63 for label in domain.split(".")):
-        return f"{_shown(original)} has a domain or label that is too long."
-    return f"{_shown(original)} has an invalid domain."
+        return " has a domain or label that is too long."
+    return " has an invalid domain."
 
 
-def _idna(domain: str, original: str) -> tuple[str, str]:
+def _idna(domain: str) -> tuple[str, str] | str:
     import idna  # imported only for internationalized domains
 
     if not domain.isprintable():
-        raise InvalidAddressError(
-            f"{_shown(original)} has a control or invisible formatting character in its domain."
-        )
+        return " has a control or invisible formatting character in its domain."
     try:
         ascii_domain = idna.encode(domain, uts46=True, std3_rules=True, transitional=False).decode()
         unicode_domain = idna.decode(ascii_domain)
     except (idna.IDNAError, UnicodeError, ValueError, IndexError):
-        raise InvalidAddressError(_bad_domain(original, domain.lower())) from None
+        return _bad_domain(domain.lower())
     if len(ascii_domain) > 253 or not _ASCII_DOMAIN.fullmatch(ascii_domain):
-        raise InvalidAddressError(_bad_domain(original, ascii_domain))
+        return _bad_domain(ascii_domain)
     return ascii_domain, unicode_domain
 
 
@@ -128,10 +144,13 @@ def parse_address(text: str) -> Address:
     UTS 46 so its Unicode and punycode forms are the same domain.
     """
     if not isinstance(text, str):
-        raise InvalidAddressError(f"expected an address as str, got {type(text).__name__}")
-    if len(text) > MAX_INPUT + 64 or len(text.strip()) > MAX_INPUT:
+        shown = f"the type {text.__name__}" if isinstance(text, type) else type(text).__name__
+        raise InvalidAddressError(f"expected an address as str, got {shown}")
+    stripped = text.strip()
+    if len(text) > MAX_INPUT + 64 or len(stripped) > MAX_INPUT:
         raise InvalidAddressError(f"input of {len(text)} characters is too long for an address.")
-    stripped = text.strip().translate(_FULLWIDTH)
+    if not stripped.isascii():
+        stripped = stripped.translate(_FULLWIDTH)
     if not stripped:
         raise InvalidAddressError("the address is empty.")
     local, at, domain = stripped.rpartition("@")

@@ -263,7 +263,7 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
             servers = [parse_dns_server(text) for text in args.dns_servers]
         except ValueError as error:
             parser.error(str(error))
-        from .sources.dns import resolver_for
+        from .net.dns import resolver_for
 
         options["resolver"] = resolver_for(servers)
     return options

@@ -132,6 +132,10 @@ class Source(StrEnum):
     """The domain's ``/.well-known/autoconfig/`` file."""
     ISPDB = "ispdb"
     """Thunderbird's ISPDB."""
+    AUTODISCOVER = "autodiscover"
+    """The domain's Exchange Autodiscover service (POX)."""
+    APPLICATION = "application"
+    """A discovery source the application added (``Registry(extra_sources=...)``)."""
 
 
 class InstructionKind(StrEnum):
@@ -315,7 +319,7 @@ class _Model(BaseModel):
     form for storage and transport that still validates back.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     _compact_omits: ClassVar[frozenset[str]] = frozenset()
 
     # No return annotation: with one, pydantic would take it as the JSON Schema of the
@@ -736,11 +740,14 @@ class LookupResult(_Model):
         trusted: bool,
         servers: tuple[Server, ...] | None = None,
         warnings: tuple[str, ...] = (),
+        validate: bool = True,
         **extra: Any,
     ) -> "LookupResult":
         """Build a result: fill host templates, order servers, add the standard warnings.
 
         ``servers`` defaults to the provider's; ``extra`` sets ``mx_host`` or ``url``.
+        ``validate=False`` skips validation, for a result built only from models that are
+        already valid and values the library computed.
         """
         chosen = provider.servers if servers is None else servers
         ordered = tuple(sorted((s.for_domain(domain_ascii) for s in chosen), key=preference_key))
@@ -766,7 +773,8 @@ class LookupResult(_Model):
                     "not what that port usually means; "
                     "set the security mode explicitly." + (f" {best.note}" if best.note else "")
                 )
-        return cls(
+        build = cls if validate else cls.model_construct
+        return build(
             provider=provider,
             servers=ordered,
             domain=domain,

@@ -1,4 +1,4 @@
-"""The :class:`Registry`: a set of providers, lookup options, and the lookup itself.
+"""The :class:`Registry`: a provider store, lookup defaults, and the lookup itself.
 
 >>> registry = Registry()
 >>> result = registry.lookup("someone@foxmail.com")
@@ -17,71 +17,84 @@ An application can add or override providers:
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .address import Address, is_plain_local_part, parse_address
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
-from .options import LookupOptions, Options
+from .store import ProviderStore
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .sources.autoconfig import AutoconfigOptions
-    from .sources.base import Context
+    from .engine import Engine
+    from .option import OptionSpecs
+    from .options import LookupOptions
+    from .sources.base import DiscoverySource
 
-__all__ = ["Registry"]
-
-T = TypeVar("T")
+__all__ = ["DEFAULT_CONCURRENCY", "Registry"]
 
 DEFAULT_CONCURRENCY = 20
 """How many lookups :meth:`Registry.lookup_many` runs at once unless told otherwise."""
 
 
 class Registry:
-    """A set of providers and the defaults for looking addresses up in it.
+    """A set of providers, the defaults for looking addresses up in it, and its caches.
 
-    ``providers`` are the application's own; with ``bundled=True`` (the default) they
-    are added to the bundled database, replacing a bundled provider with the same id and
-    taking over any domain they list. Data is loaded on first use, once, thread-safely.
-    A registry holds no state tied to a thread or an event loop and may be shared.
+    ``providers`` are the application's own (``Provider`` objects, or dicts validated as
+    providers); with ``bundled=True`` (the default) they are laid over the bundled
+    database: an application provider replaces a bundled one with the same id
+    (:meth:`get`, :meth:`providers`) and takes over every domain and MX pattern it lists,
+    while the bundled provider's other domains keep resolving to it. Two application
+    providers claiming one domain raise :class:`ValueError` naming both.
 
+    ``extra_sources`` are discovery sources (:mod:`mailsettings.sources.base`) asked
+    after the bundled ones; their option groups add to the options a lookup accepts.
     ``defaults`` are the registry's values of the per-call options of :meth:`lookup`
-    (see :class:`~mailsettings.options.LookupOptions`); DNS answers and discovery
-    outcomes are cached per registry.
+    (see :class:`~mailsettings.LookupOptions`).
+
+    Data is loaded on first use, by the piece, thread-safely. A registry holds no state
+    tied to a thread or an event loop and may be shared; it caches results for known
+    domains, DNS answers and discovery outcomes.
     """
 
     def __init__(
         self,
-        providers: Iterable[Provider] = (),
+        providers: Iterable[Provider | Mapping[str, Any]] = (),
         *,
         bundled: bool = True,
+        extra_sources: Iterable[DiscoverySource] = (),
         **defaults: Unpack[LookupOptions],
     ) -> None:
-        self._own = tuple(providers)
-        self._use_bundled = bundled
-        self._options = Options().merged(defaults)
+        self._store = ProviderStore(providers, bundled=bundled)
+        self._extra = tuple(extra_sources)
         self._lock = threading.Lock()
-        # Per-registry state of the network sources (DNS cache, resolver, MX index).
-        self._shared_lock = threading.RLock()
-        self._shared_state: dict[str, Any] = {}
-        self._providers: tuple[Provider, ...] | None = None
-        # Domain -> provider, or the provider's position in the bundled data, which is
-        # validated on first use (``_provider``): a first lookup validates one provider.
-        self._by_domain: dict[str, Provider | int] | None = None
-        self._raw: list[dict[str, Any]] = []  # the bundled data, not yet validated
-        self._validated: dict[int, Provider] = {}
+        self._specs: OptionSpecs | None = None
+        self._defaults: dict[str, Any] = {}
+        self._settings: dict[str, Any] | None = None
+        self._engine: Engine | None = None
         # Results for known domains, keyed by both domain forms: the lookup fast path.
         self._results: dict[str, LookupResult] = {}
+        if self._extra or defaults:
+            self._check_sources()
+            from .option import checked
+
+            self._defaults = checked(self._option_specs(), defaults)
 
     @classmethod
     def from_directory(cls, path: str | Path, *, bundled: bool = True) -> Registry:
-        """A registry with the providers in a folder of TOML files (one per provider)."""
+        """A registry with the providers in a folder of TOML files (one per provider).
+
+        A missing folder, or one without ``*.toml`` files, raises :class:`FileNotFoundError`.
+        """
         from .data import load_provider_files
 
-        return cls(load_provider_files(Path(path).glob("*.toml")), bundled=bundled)
+        files = list(Path(path).glob("*.toml")) if Path(path).is_dir() else []
+        if not files:
+            raise FileNotFoundError(f"no provider files (*.toml) in {path}")
+        return cls(load_provider_files(files), bundled=bundled)
 
     @classmethod
     def from_autoconfig_dir(cls, path: str | Path, *, bundled: bool = True) -> Registry:
@@ -95,259 +108,132 @@ class Registry:
 
         return cls(load_autoconfig_dir(path), bundled=bundled)
 
-    # --- loading -----------------------------------------------------------
-
-    def _index(self) -> dict[str, Provider | int]:
-        with self._lock:
-            if self._by_domain is None:
-                by_domain: dict[str, Provider | int] = {}
-                if self._use_bundled:
-                    from .data import read_bundled
-
-                    self._raw = read_bundled()
-                    replaced = {p.id for p in self._own}
-                    for position, item in enumerate(self._raw):
-                        if item["id"] not in replaced:
-                            by_domain.update(dict.fromkeys(item.get("domains", ()), position))
-                by_domain.update((d, p) for p in self._own for d in p.domains)
-                self._by_domain = by_domain
-            return self._by_domain
-
-    def _provider(self, entry: Provider | int) -> Provider:
-        """The provider an index entry stands for; a bundled one is validated on first use."""
-        if isinstance(entry, Provider):
-            return entry
-        provider = self._validated.get(entry)
-        if provider is None:
-            provider = self._validated[entry] = Provider.model_validate(self._raw[entry])
-        return provider
-
-    def _load(self) -> tuple[Provider, ...]:
-        if self._providers is None:
-            self._index()
-            own = {p.id: p for p in self._own}
-            providers = [
-                own.pop(item["id"]) if item["id"] in own else self._provider(position)
-                for position, item in enumerate(self._raw)
-            ]
-            self._providers = (*providers, *own.values())
-        return self._providers
+    # --- providers -----------------------------------------------------------
 
     def providers(self) -> Iterator[Provider]:
-        """Iterate over the registry's providers."""
-        return iter(self._providers if self._providers is not None else self._load())
+        """Iterate over the registry's providers (bundled ones not replaced, then the application's)."""
+        return iter(self._store)
 
     def get(self, provider_id: str) -> Provider | None:
-        """The provider with this id, or ``None``."""
-        return next((p for p in self.providers() if p.id == provider_id), None)
+        """The provider with this id (the application's, when it has one), or ``None``."""
+        return self._store.get(provider_id)
+
+    # --- options and sources ----------------------------------------------------
+
+    def _check_sources(self) -> None:
+        from .sources import SOURCES
+        from .sources.base import DiscoverySource
+
+        names = {source.name for source in SOURCES}
+        for source in self._extra:
+            if not isinstance(source, DiscoverySource):
+                raise TypeError(f"{source!r} is not a discovery source (see mailsettings.sources.base)")
+            if source.name in names:
+                raise ValueError(f"two discovery sources are named {source.name!r}")
+            names.add(source.name)
+
+    def _option_specs(self) -> OptionSpecs:
+        if self._specs is None:
+            from .option import option_specs
+            from .options import LookupOptions
+
+            self._specs = option_specs(LookupOptions, *(source.options for source in self._extra))
+        return self._specs
+
+    def _settings_with(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option: the call's overrides, else the registry's defaults, else the default."""
+        if self._settings is None:
+            from .option import defaults
+
+            self._settings = {**defaults(self._option_specs()), **self._defaults}
+        return {**self._settings, **overrides} if overrides else self._settings
+
+    def _discovery(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from .engine import Engine
+                    from .sources import SOURCES
+
+                    self._engine = Engine(self._store, (*SOURCES, *self._extra))
+        return self._engine
 
     # --- lookup ------------------------------------------------------------
 
     def lookup(self, address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
         """Return the mail settings for an address (or a bare domain).
 
-        The bundled database is consulted first; a domain it knows asks no network
-        source. Otherwise the sources the options turn on are tried in a fixed order:
-        the provider's autoconfig file, the well-known URL and the ISPDB
-        (``autoconfig=True``), the domain's MX hosts against the platforms in the
-        database (``mx=True``, implied by ``autoconfig``), the ISPDB by MX host, and the
-        domain's SRV records (``srv=True``). ``timeout`` is one budget for all of them.
-        Each option left out takes the registry's default; see
-        :class:`~mailsettings.options.LookupOptions`.
+        The registry's providers are consulted first; a domain they know asks no
+        network source. Otherwise the sources the options turn on are asked in the
+        order of :data:`mailsettings.sources.SOURCES`: the provider's autoconfig file,
+        the well-known URL and the ISPDB (``autoconfig=True``), the domain's MX hosts
+        against the known platforms (``mx=True``), the ISPDB by MX host, the domain's SRV
+        records (``srv=True``) and Exchange Autodiscover (``autodiscover=True``).
+        ``timeout`` is one budget for all of them. Each option left out takes the
+        registry's default; see :class:`~mailsettings.LookupOptions`.
 
-        Raises :class:`~mailsettings.InvalidAddressError` for malformed input,
+        Raises :class:`~mailsettings.InvalidAddressError` for anything that is not an
+        address or a domain (``bytes``, ``None`` and other non-strings included),
         :class:`~mailsettings.ProviderNotFoundError` (or its subclasses
         :class:`~mailsettings.DomainNotFoundError` and :class:`~mailsettings.NoMailError`)
         when no provider is found, :class:`~mailsettings.DiscoveryError` (or
         :class:`~mailsettings.DiscoveryTimeoutError`) when a source failed temporarily
-        and nothing else answered, and :class:`TypeError` / :class:`ValueError` for
-        unknown or invalid options.
+        and nothing else answered, :class:`TypeError` for unknown options or options of
+        the wrong type, and :class:`ValueError` for invalid option values.
         """
-        # Fast path: input that is already canonical and a known domain.
-        try:
+        if not options and type(address) is str:  # the fast path: a known domain, typed plainly
             local, at, domain = address.rpartition("@")
-        except AttributeError:
-            raise InvalidAddressError(
-                f"expected an address as str, got {type(address).__name__}"
-            ) from None
-        result = self._results.get(domain)
-        settings = self._options.merged(options) if options else self._options
-        if result is not None and (not at or is_plain_local_part(local)):
+            result = self._results.get(domain)
+            if result is not None and (not at or is_plain_local_part(local)):
+                return result
+        parsed, settings, sources, key, result = self._prepare(address, options)
+        if result is not None:
             return result
-        return self._lookup(parse_address(address), settings)
+        from .net.runner import run_sync
+
+        return run_sync(self._discovery().discover(parsed, settings, sources, key))
 
     async def alookup(self, address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
-        """Asynchronous twin of :meth:`lookup` (``resolver`` may be a ``dns.asyncresolver.Resolver``)."""
-        # The fast path is written out in both twins rather than shared: a helper call
-        # would cost the synchronous hot path a measurable share of its time.
-        try:
-            local, at, domain = address.rpartition("@")
-        except AttributeError:
-            raise InvalidAddressError(
-                f"expected an address as str, got {type(address).__name__}"
-            ) from None
-        result = self._results.get(domain)
-        settings = self._options.merged(options) if options else self._options
-        if result is not None and (not at or is_plain_local_part(local)):
-            return result
-        return await self._alookup(parse_address(address), settings)
+        """Asynchronous twin of :meth:`lookup` (``resolver`` may be either kind of dnspython resolver)."""
+        parsed, settings, sources, key, result = self._prepare(address, options)
+        if result is None:
+            result = await self._discovery().discover(parsed, settings, sources, key)
+        return result
 
-    def _lookup(self, address: Address, options: Options) -> LookupResult:
-        result = self._known(address)
-        if result is not None:
-            return result
-        sources = self._sources(options)
+    def _prepare(
+        self, address: object, options: Mapping[str, Any]
+    ) -> tuple[Address, Mapping[str, Any], tuple[DiscoverySource, ...], tuple[object, ...], LookupResult | None]:
+        """Everything a lookup does before going to the network: check the options, parse
+        the address, answer from the store or the outcome cache, or say what to ask."""
+        overrides: dict[str, Any] = {}
+        if options:
+            from .option import checked
+
+            overrides = checked(self._option_specs(), options)
+        parsed = parse_address(address)  # type: ignore[arg-type] # it says what is not a str
+        known = self._known(parsed)
+        if known is not None:
+            return parsed, {}, (), (), known
+        settings = self._settings_with(overrides)
+        engine = self._discovery()
+        sources = engine.active(settings)
         if not sources:
-            raise self._unknown(address)
-        return _chain().run(self._context(address, options), sources)
-
-    async def _alookup(self, address: Address, options: Options) -> LookupResult:
-        result = self._known(address)
-        if result is not None:
-            return result
-        sources = self._sources(options)
-        if not sources:
-            raise self._unknown(address)
-        return await _chain().arun(self._context(address, options), sources)
-
-    @staticmethod
-    def _unknown(address: Address) -> ProviderNotFoundError:
-        return ProviderNotFoundError(
-            f"No provider is known for {address.domain!r}.",
-            domain=address.domain_ascii,
-            tried=("bundled database",),
-        )
-
-    @staticmethod
-    def _sources(options: Options) -> tuple[str, ...]:
-        """The network sources turned on, in the chain's order (``sources.base.SOURCE_ORDER``)."""
-        wanted = options.sources
-        return tuple(key for key in _chain().SOURCE_ORDER if key in wanted)
-
-    def _context(self, address: Address, options: Options) -> Context:
-        context = _chain().Context.start(address, self, options.timeout, options.resolver)
-        if options.autoconfig:
-            context.state["autoconfig_options"] = _autoconfig_options(options)
-        return context
-
-    def _shared(self, key: str, factory: Callable[[], T]) -> T:
-        """Per-registry state of the network sources, built once by ``factory``, thread-safely."""
-        try:
-            value: T = self._shared_state[key]
-        except KeyError:
-            with self._shared_lock:
-                if key not in self._shared_state:
-                    self._shared_state[key] = factory()
-                value = self._shared_state[key]
-        return value
-
-    # --- many addresses ------------------------------------------------------
-
-    def lookup_many(
-        self,
-        addresses: Iterable[str],
-        /,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **options: Unpack[LookupOptions],
-    ) -> list[LookupResult | MailSettingsError]:
-        """Look many addresses up, ``concurrency`` at a time (in threads).
-
-        Each domain is looked up once, however many addresses share it, with the
-        options of :meth:`lookup` (``timeout`` is the budget of each domain's lookup).
-        Returns a list in input order holding, for each address, its
-        :class:`~mailsettings.LookupResult` or the :class:`~mailsettings.MailSettingsError`
-        it raised (the same object for every address at one domain).
-        """
-        limit = _check_concurrency(concurrency)
-        settings = self._options.merged(options) if options else self._options
-        parsed, pending = self._group(addresses)
-
-        def one(address: Address) -> LookupResult | MailSettingsError:
-            try:
-                return self._lookup(address, settings)
-            except MailSettingsError as error:
-                return error
-
-        outcomes: dict[str, LookupResult | MailSettingsError] = {}
-        queue = iter(list(pending.items()))
-        lock = threading.Lock()
-
-        def worker() -> None:  # a few workers take domains in turn: no thread per domain
-            while True:
-                with lock:
-                    item = next(queue, None)
-                if item is None:
-                    return
-                outcomes[item[0]] = one(item[1])
-
-        workers = min(limit, len(pending))
-        if workers <= 1:
-            worker()
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for future in [pool.submit(worker) for _ in range(workers)]:
-                    future.result()  # re-raises anything that is not a MailSettingsError
-        return [outcomes[item] if isinstance(item, str) else item for item in parsed]
-
-    async def alookup_many(
-        self,
-        addresses: Iterable[str],
-        /,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **options: Unpack[LookupOptions],
-    ) -> list[LookupResult | MailSettingsError]:
-        """Asynchronous twin of :meth:`lookup_many` (``concurrency`` lookups at a time, asyncio)."""
-        import asyncio
-
-        limit = _check_concurrency(concurrency)
-        settings = self._options.merged(options) if options else self._options
-        parsed, pending = self._group(addresses)
-        outcomes: dict[str, LookupResult | MailSettingsError] = {}
-        queue = iter(list(pending.items()))
-
-        async def worker() -> None:  # ``limit`` workers take domains in turn
-            for key, address in queue:
-                try:
-                    outcomes[key] = await self._alookup(address, settings)
-                except MailSettingsError as error:
-                    outcomes[key] = error
-
-        await asyncio.gather(*(worker() for _ in range(min(limit, len(pending)))))
-        return [outcomes[item] if isinstance(item, str) else item for item in parsed]
-
-    @staticmethod
-    def _group(
-        addresses: Iterable[str],
-    ) -> tuple[list[str | MailSettingsError], dict[str, Address]]:
-        """Per input: its domain key or its parse error; and one address per domain."""
-        if isinstance(addresses, str):
-            raise TypeError("addresses must be an iterable of addresses, not one str")
-        parsed: list[str | MailSettingsError] = []
-        pending: dict[str, Address] = {}
-        for text in addresses:
-            try:
-                address = parse_address(text)
-            except InvalidAddressError as error:
-                parsed.append(error)
-                continue
-            parsed.append(address.domain_ascii)
-            pending.setdefault(address.domain_ascii, address)
-        return parsed, pending
+            raise ProviderNotFoundError(
+                f"No provider is known for {parsed.domain!r}.",
+                domain=parsed.domain_ascii,
+                tried=("bundled database",),
+            )
+        key, cached = engine.cached(parsed, settings, sources)
+        return parsed, settings, sources, key, cached
 
     def _known(self, address: Address) -> LookupResult | None:
-        """The bundled-database result for the address's domain, cached per domain."""
+        """The store's result for the address's domain, cached per domain."""
         result = self._results.get(address.domain_ascii)
         if result is not None:
             return result
-        by_domain = self._index() if self._by_domain is None else self._by_domain
-        entry = by_domain.get(address.domain_ascii)
-        if entry is None:
+        provider = self._store.by_domain(address.domain_ascii)
+        if provider is None:
             return None
-        provider = self._provider(entry)
         if not provider.servers:
             raise ProviderNotFoundError(
                 f"{provider.name} ({address.domain}) has no known IMAP, POP3 or SMTP server"
@@ -362,49 +248,72 @@ class Registry:
             domain_ascii=address.domain_ascii,
             source=Source.BUNDLED,
             trusted=True,
+            validate=False,  # built from the store's providers, which are valid
         )
         self._results[address.domain_ascii] = self._results[address.domain] = result
         return result
 
+    # --- many addresses ------------------------------------------------------
 
-def _autoconfig_options(options: Options) -> AutoconfigOptions:
-    """The live autoconfig sources' settings for one lookup's options."""
-    from .sources.autoconfig import AutoconfigOptions
+    def lookup_many(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        **options: Unpack[LookupOptions],
+    ) -> list[LookupResult | MailSettingsError]:
+        """Look many addresses up, ``concurrency`` domains at a time.
 
-    return AutoconfigOptions(
-        sources=options.autoconfig_sources,
-        autoconfig_url=options.autoconfig_url,
-        well_known_url=options.well_known_url,
-        ispdb_url=options.ispdb_url,
-        allow_http=options.allow_http,
-        allow_private_networks=options.allow_private_networks,
-        ssl_context=options.ssl_context,
-    )
+        Each domain is looked up once, however many addresses share it, with the
+        options of :meth:`lookup` (``timeout`` is the budget of each domain's lookup).
+        Returns a list in input order holding, for each address, its
+        :class:`~mailsettings.LookupResult` or the :class:`~mailsettings.MailSettingsError`
+        it raised (the same object for every address at one domain); an item that is not
+        a string is an :class:`~mailsettings.InvalidAddressError` in its place.
+        """
+        from .net.runner import run_sync
 
+        return run_sync(self.alookup_many(addresses, concurrency=concurrency, **options))
 
-class _Chain(NamedTuple):
-    """What a lookup needs from :mod:`mailsettings.sources.base`."""
+    async def alookup_many(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        **options: Unpack[LookupOptions],
+    ) -> list[LookupResult | MailSettingsError]:
+        """Asynchronous twin of :meth:`lookup_many` (``concurrency`` lookups at a time)."""
+        import asyncio
 
-    run: Callable[[Context, tuple[str, ...]], LookupResult]
-    arun: Callable[[Context, tuple[str, ...]], Awaitable[LookupResult]]
-    Context: type[Context]
-    SOURCE_ORDER: tuple[str, ...]
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise TypeError("addresses must be an iterable of addresses, not one address")
+        if options:
+            from .option import checked
 
+            checked(self._option_specs(), options)  # a bad option is the caller's error, once
+        keys: list[str | MailSettingsError] = []
+        pending: dict[str, object] = {}
+        for item in addresses:
+            try:
+                parsed = parse_address(item)
+            except InvalidAddressError as error:
+                keys.append(error)
+                continue
+            keys.append(parsed.domain_ascii)
+            pending.setdefault(parsed.domain_ascii, item)
+        outcomes: dict[str, LookupResult | MailSettingsError] = {}
+        queue = iter(list(pending.items()))
 
-_chain_parts: _Chain | None = None
+        async def worker() -> None:  # a few workers take domains in turn
+            for key, item in queue:
+                try:
+                    outcomes[key] = await self.alookup(item, **options)  # type: ignore[arg-type]
+                except MailSettingsError as error:
+                    outcomes[key] = error
 
-
-def _chain() -> _Chain:
-    """The source chain (:mod:`mailsettings.sources.base`), imported on first use only."""
-    global _chain_parts  # noqa: PLW0603 - imported on first use, never at import
-    if _chain_parts is None:
-        from .sources import base
-
-        _chain_parts = _Chain(base.run, base.arun, base.Context, base.SOURCE_ORDER)
-    return _chain_parts
-
-
-def _check_concurrency(concurrency: int) -> int:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
-    return concurrency
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
+        return [outcomes[key] if isinstance(key, str) else key for key in keys]

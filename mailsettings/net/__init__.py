@@ -1,0 +1,86 @@
+"""Network building blocks shared by the discovery sources, and their options.
+
+* :mod:`~mailsettings.net.policy` — which addresses and host names may be reached, and
+  registrable domains (Public Suffix List); no network code.
+* :mod:`~mailsettings.net.dns` — every DNS query and every host-name resolution of the
+  library, under one budget and one cache (dnspython).
+* :mod:`~mailsettings.net.http` — HTTP requests pinned to checked addresses (httpx).
+* :mod:`~mailsettings.net.runner` — runs the asynchronous I/O from synchronous code.
+
+The I/O is written once, as asyncio code; the synchronous API runs it on a private
+event loop (:func:`~mailsettings.net.runner.run_sync`). ``import mailsettings`` imports
+none of these modules; the option groups below are plain declarations.
+"""
+
+# No ``from __future__ import annotations``: the option annotations are read at run time.
+from typing import TYPE_CHECKING, Annotated, TypedDict
+
+from ..option import Option, check_bool
+
+if TYPE_CHECKING:
+    import ssl
+
+    import dns.asyncresolver
+    import dns.resolver
+
+__all__ = ["HttpOptions", "NetworkOptions"]
+
+
+def _check_resolver(name: str, value: object) -> object:
+    if value is None:
+        return None
+    if not type(value).__module__.startswith("dns."):  # no need to import dnspython to say so
+        raise TypeError(
+            f"{name} must be a dns.resolver.Resolver or dns.asyncresolver.Resolver, "
+            f"not {type(value).__name__}"
+        )
+    from .dns import check_resolver
+
+    return check_resolver(value)
+
+
+def _check_ssl_context(name: str, value: object) -> object:
+    if value is None:
+        return None
+    import ssl  # only when a context is given: the module costs milliseconds at import
+
+    if not isinstance(value, ssl.SSLContext):
+        raise TypeError(f"{name} must be an ssl.SSLContext, not {type(value).__name__}")
+    return value
+
+
+class NetworkOptions(TypedDict, total=False):
+    """Options of every source that goes to the network."""
+
+    resolver: Annotated[
+        "dns.resolver.Resolver | dns.asyncresolver.Resolver | None",
+        Option(None, "the dnspython resolver", check=_check_resolver, flag=False),
+    ]
+    """The dnspython resolver for every DNS query and every host name the lookup resolves
+    (default: one configured from the system's name servers)."""
+    ssl_context: Annotated[
+        "ssl.SSLContext | None",
+        Option(None, "TLS settings", check=_check_ssl_context, flag=False),
+    ]
+    """TLS settings and trusted certificate authorities (default: the system's)."""
+    allow_private_networks: Annotated[
+        bool,
+        Option(
+            False,
+            "allow connections to loopback and private addresses, and host names "
+            "that are addresses, in answers (testing, intranets)",
+        ),
+    ]
+    """Allow connections to loopback, private and other non-public addresses, and server
+    hosts that are IP addresses or ``localhost`` in answers (default off: a lookup must
+    not become a way into internal hosts)."""
+
+
+class HttpOptions(NetworkOptions, total=False):
+    """Options of every source that fetches over HTTP."""
+
+    allow_http: Annotated[
+        bool,
+        Option(False, "allow plain-HTTP URLs (results are marked untrusted)", check=check_bool),
+    ]
+    """Allow plain-HTTP URLs; their results are never trusted (default off)."""
