@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import (
     AutoconfigError,
     DiscoveryError,
@@ -40,7 +41,6 @@ from .models import (
     Source,
     Status,
 )
-from ._version import __version__
 from .registry import DEFAULT_CONCURRENCY, Registry
 
 if TYPE_CHECKING:

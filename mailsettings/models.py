@@ -10,11 +10,11 @@ its JSON form and ``model_json_schema()`` its JSON Schema.
 ['password-cleartext']
 """
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
     computed_field,
@@ -33,7 +34,23 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from .enums import (
+    EMAILADDRESS,
+    EMAILDOMAIN,
+    EMAILLOCALPART,
+    AuthMethod,
+    InstructionKind,
+    PasswordKind,
+    Protocol,
+    Security,
+    Source,
+    Status,
+)
+
 __all__ = [
+    "EMAILADDRESS",
+    "EMAILDOMAIN",
+    "EMAILLOCALPART",
     "AuthMethod",
     "Check",
     "Deviation",
@@ -41,6 +58,7 @@ __all__ = [
     "Instruction",
     "InstructionKind",
     "LookupResult",
+    "ModelKit",
     "MxRule",
     "OAuth2",
     "PasswordKind",
@@ -53,107 +71,8 @@ __all__ = [
 ]
 
 
-class Protocol(StrEnum):
-    """A mail access protocol."""
-
-    IMAP = "imap"
-    POP3 = "pop3"
-    SMTP = "smtp"
-
-
-class Security(StrEnum):
-    """How a connection is protected.
-
-    ``ssl`` is implicit TLS from the first byte (ports 993, 995, 465),
-    ``starttls`` upgrades a plain connection (ports 143, 110, 587), and
-    ``plain`` is unencrypted.
-    """
-
-    SSL = "ssl"
-    STARTTLS = "starttls"
-    PLAIN = "plain"
-
-
-class AuthMethod(StrEnum):
-    """An authentication method a server accepts (the names of Thunderbird's autoconfig)."""
-
-    PASSWORD_CLEARTEXT = "password-cleartext"
-    """A password sent as is (inside TLS): SASL PLAIN or LOGIN, IMAP LOGIN, POP3 USER/PASS."""
-    PASSWORD_ENCRYPTED = "password-encrypted"
-    """A challenge-response password method such as CRAM-MD5 or APOP."""
-    OAUTH2 = "oauth2"
-    """SASL XOAUTH2 or OAUTHBEARER with an OAuth 2.0 access token."""
-    NTLM = "ntlm"
-    GSSAPI = "gssapi"
-    CLIENT_IP_ADDRESS = "client-ip-address"
-    """The server trusts the client's network address (no login)."""
-    TLS_CLIENT_CERT = "tls-client-cert"
-    SMTP_AFTER_POP = "smtp-after-pop"
-    """Sending is allowed for a while after a POP3 login."""
-    NONE = "none"
-
-
-class Status(StrEnum):
-    """Whether, and how, a provider can be reached with a standard mail client."""
-
-    ACTIVE = "active"
-    DISCONTINUED = "discontinued"
-    NO_STANDARD_ACCESS = "no-standard-access"
-    """No IMAP, POP3 or SMTP for ordinary clients (e.g. only a web or app client)."""
-    NEEDS_BRIDGE = "needs-bridge"
-    """Standard protocols only through a local bridge program the user installs."""
-
-
-class PasswordKind(StrEnum):
-    """Which secret a client must use to log in."""
-
-    ACCOUNT = "account"
-    """The account's ordinary password."""
-    APP_PASSWORD = "app-password"
-    """An app-specific password created in the account's security settings."""
-    AUTHORIZATION_CODE = "authorization-code"
-    """A client authorization code (授权码) generated in the web settings."""
-    OAUTH2_ONLY = "oauth2-only"
-    """No password login at all: the client must use OAuth2."""
-
-
-class Source(StrEnum):
-    """Where a lookup result came from."""
-
-    BUNDLED = "bundled"
-    """The database shipped with this package (or a registry's own providers)."""
-    MX = "mx"
-    """The domain's MX records named a platform listed in the database."""
-    SRV = "srv"
-    """The domain's SRV records (RFC 6186, RFC 8314)."""
-    AUTOCONFIG = "autoconfig"
-    """The provider's own ``autoconfig.<domain>`` file."""
-    WELL_KNOWN = "well-known"
-    """The domain's ``/.well-known/autoconfig/`` file."""
-    ISPDB = "ispdb"
-    """Thunderbird's ISPDB."""
-    AUTODISCOVER = "autodiscover"
-    """The domain's Exchange Autodiscover service (POX)."""
-    APPLICATION = "application"
-    """A discovery source the application added (``Registry(extra_sources=...)``)."""
-
-
-class InstructionKind(StrEnum):
-    """What an instruction asks the user to do."""
-
-    ENABLE_ACCESS = "enable-access"
-    APP_PASSWORD = "app-password"
-    AUTHORIZATION_CODE = "authorization-code"
-    IMAP_ID = "imap-id"
-    OAUTH2 = "oauth2"
-    OTHER = "other"
-
-
 # --- field types -----------------------------------------------------------
 
-EMAILDOMAIN = "%EMAILDOMAIN%"
-EMAILADDRESS = "%EMAILADDRESS%"
-EMAILLOCALPART = "%EMAILLOCALPART%"
 _PLACEHOLDER = re.compile(r"%[A-Z]*%?")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}\.)+(?!\d+$){_LABEL}")
@@ -620,20 +539,20 @@ class Provider(_Model):
 
         Raises :class:`~mailsettings.AutoconfigError` for a malformed, unsafe or too large
         file. What was repaired or skipped on the way is in the ``warnings`` of
-        :func:`mailsettings.autoconfig.parse_autoconfig`, which this calls.
+        :func:`mailsettings.autoconfig.parse_autoconfig`.
         """
-        from .autoconfig import parse_autoconfig
+        from ._autoconfig_xml import read
 
-        return parse_autoconfig(data).provider
+        return read(data, model_kit())[0]
 
     def to_autoconfig_xml(self) -> str:
         """The provider as a Thunderbird autoconfig file (``config-v1.1.xml``), e.g. to serve it.
 
         See :func:`mailsettings.autoconfig.to_autoconfig_xml` for what the format can hold.
         """
-        from .autoconfig import to_autoconfig_xml
+        from ._autoconfig_xml import write
 
-        return to_autoconfig_xml(self)
+        return write(self)
 
 
 # --- results ---------------------------------------------------------------
@@ -784,3 +703,26 @@ class LookupResult(_Model):
             warnings=tuple(notes),
             **extra,
         )
+
+
+class ModelKit(NamedTuple):
+    """The model classes and field validators a reader of another format builds with.
+
+    Readers of other formats (:mod:`mailsettings._autoconfig_xml`) take them as an
+    argument rather than importing this module, which keeps the import graph acyclic.
+    """
+
+    provider: type[Provider]
+    server: type[Server]
+    instruction: type[Instruction]
+    oauth2: type[OAuth2]
+    domain: TypeAdapter[str]
+    url: TypeAdapter[str]
+
+
+@functools.cache
+def model_kit() -> ModelKit:
+    """The :class:`ModelKit` of this module (built once)."""
+    return ModelKit(
+        Provider, Server, Instruction, OAuth2, TypeAdapter(DomainName), TypeAdapter(HttpURL)
+    )

@@ -203,8 +203,11 @@ class Registry:
     def _prepare(
         self, address: object, options: Mapping[str, Any]
     ) -> tuple[Address, Mapping[str, Any], tuple[DiscoverySource, ...], tuple[object, ...], LookupResult | None]:
-        """Everything a lookup does before going to the network: check the options, parse
-        the address, answer from the store or the outcome cache, or say what to ask."""
+        """Everything a lookup does before going to the network.
+
+        It checks the options, parses the address, answers from the store or the outcome
+        cache, or says which sources to ask.
+        """
         overrides: dict[str, Any] = {}
         if options:
             from .option import checked

@@ -87,7 +87,7 @@ def _adapter() -> TypeAdapter[Provider]:
 
 def load_bundled() -> tuple[Provider, ...]:
     """Every compiled bundled provider, validated, in id order (for tools and tests)."""
-    records = sorted(compiled_dir().joinpath("records").glob("*.json"))
+    records = sorted(compiled_dir().joinpath("records").glob("*.json"), key=lambda path: path.stem)
     return tuple(Provider.model_validate_json(path.read_bytes()) for path in records)
 
 

@@ -12,8 +12,11 @@ DEFAULT_TIMEOUT = 10.0
 
 
 class BudgetOptions(TypedDict, total=False):
-    """The lookup's time budget (no ``from __future__ import annotations`` in option modules:
-    the annotations carry the :class:`~mailsettings.options.Option` read at run time)."""
+    """The lookup's time budget.
+
+    Option modules never use ``from __future__ import annotations``: the annotations
+    carry the :class:`~mailsettings.option.Option` read at run time.
+    """
 
     timeout: Annotated[
         float,

@@ -290,7 +290,15 @@ class Fetcher:
         try:
             hops.check(httpx.URL(url))
             async with asyncio.timeout(self.budget.bound(self.policy.timeout)):
-                return await self._send(url, method, content, headers, accept, content_types, hops)
+                return await self._send(
+                    url,
+                    method=method,
+                    content=content,
+                    headers=headers,
+                    accept=accept,
+                    content_types=content_types,
+                    hops=hops,
+                )
         except Exception as error:
             translated = _translate(error, hops)
             raise translated from (None if translated is error else error)
@@ -298,6 +306,7 @@ class Fetcher:
     async def _send(
         self,
         url: str,
+        *,
         method: str,
         content: bytes | None,
         headers: dict[str, str] | None,
@@ -387,7 +396,7 @@ def _check_response(
     length = headers.get("content-length", "").strip()
     if length.isdigit() and int(length) > max_bytes:
         raise FetchRefusedError(f"response too large ({int(length)} bytes; the limit is {max_bytes})")
-    return content_type
+    return str(content_type)
 
 
 def _translate(error: BaseException, hops: _Hops) -> FetchError:

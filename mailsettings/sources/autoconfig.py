@@ -210,6 +210,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
         return tuple(_ispdb_url(settings, name) for name in mx_domains(domain, mx_host))
 
     async def arun(self, ctx: Context[AutoconfigOptions]) -> LookupResult | None:
+        """Fetch this source's URLs in turn; the first usable document wins."""
         from ..net.http import FetchError, FetchTimeoutError
 
         mx_host = None
@@ -226,7 +227,14 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
                 if error.temporary:
                     temporary.append((f"{where}: {error.reason}", isinstance(error, FetchTimeoutError)))
                 continue
-            outcome = self._result(ctx, url, fetched.final_url, fetched.https, fetched.body, mx_host)
+            outcome = self._result(
+                ctx,
+                url=url,
+                final_url=fetched.final_url,
+                https=fetched.https,
+                body=fetched.body,
+                mx_host=mx_host,
+            )
             if isinstance(outcome, LookupResult):
                 ctx.expires = 0  # an HTTP answer has no TTL: never reuse it from the cache
                 return outcome
@@ -239,6 +247,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
     def _result(
         self,
         ctx: Context[AutoconfigOptions],
+        *,
         url: str,
         final_url: str,
         https: bool,

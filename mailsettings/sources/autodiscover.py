@@ -47,10 +47,9 @@ from xml.sax.saxutils import escape
 from pydantic import ValidationError
 
 from ..address import Address, parse_address
+from ..enums import EMAILADDRESS, EMAILLOCALPART
 from ..errors import DiscoveryError, DiscoveryTimeoutError, InvalidAddressError
 from ..models import (
-    EMAILADDRESS,
-    EMAILLOCALPART,
     AuthMethod,
     LookupResult,
     Protocol,
@@ -151,9 +150,9 @@ def read_pox(body: bytes, email: str) -> PoxAnswer:
     response = _child(root, "Response")
     if response is None:
         raise ValueError("the answer has no <Response>")
-    error = _child(response, "Error")
-    if error is not None:
-        message = _text(error, "Message") or _text(error, "ErrorCode") or "no message"
+    failure = _child(response, "Error")
+    if failure is not None:
+        message = _text(failure, "Message") or _text(failure, "ErrorCode") or "no message"
         return PoxAnswer(error=message)
     account = _child(response, "Account")
     if account is None:
@@ -221,6 +220,23 @@ def request_body(email: str) -> bytes:
 # --- the source ------------------------------------------------------------------------
 
 
+@dataclass
+class _Search:
+    """The state of one Autodiscover search."""
+
+    own: str
+    """The user's address (login names are read relative to it)."""
+    email: str
+    """The address the requests ask for (another after a ``RedirectAddr``)."""
+    origin: str
+    """The user's domain: answers from elsewhere are untrusted."""
+    trail: list[str] = field(default_factory=list)
+    """Why answers are untrusted so far (redirects to elsewhere)."""
+    temporary: list[tuple[str, bool]] = field(default_factory=list)
+    """Temporary failures: the reason, and whether time ran out."""
+    redirects: int = 0
+
+
 def _within(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
@@ -234,79 +250,92 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
     switch = "autodiscover"
 
     async def arun(self, ctx: Context[AutodiscoverOptions]) -> LookupResult | None:
-        from ..net.http import FetchError, FetchTimeoutError
-
+        """Ask the domain's Autodiscover URLs in turn (see the module's description)."""
         address = ctx.address
         if address.local is None:
             ctx.notes.append("Autodiscover needs an e-mail address, not a bare domain")
             return None
-        own = email = f"{address.local}@{address.domain_ascii}"
-        origin = address.domain_ascii
-        trail: list[str] = []  # why the answer may not be trusted
-        temporary: list[tuple[str, bool]] = []
-        redirects = 0
-        urls = await self._urls(ctx, origin)
+        email = f"{address.local}@{address.domain_ascii}"
+        search = _Search(own=email, email=email, origin=address.domain_ascii)
+        urls = await self._urls(ctx, search.origin)
         while urls:
             url, untrusted_because = urls.pop(0)
-            where = f"{self.label} {url}"
-            try:
-                fetched = await ctx.http.fetch(
-                    url,
-                    method="POST",
-                    content=request_body(email),
-                    headers={"Content-Type": "text/xml; charset=utf-8"},
-                    accept="text/xml, application/xml",
-                )
-            except FetchError as error:
-                if error.status in (401, 403):
-                    ctx.notes.append(
-                        f"{where} asks for a login (HTTP {error.status}); no credentials are sent"
-                    )
-                    continue
-                ctx.notes.append(f"{where} skipped: {error.reason}")
-                if error.temporary:
-                    temporary.append((f"{where}: {error.reason}", isinstance(error, FetchTimeoutError)))
-                continue
-            try:
-                answer = read_pox(fetched.body, own)
-            except ValueError as error:
-                ctx.notes.append(f"{where} skipped: {error}")
-                continue
-            final_host = urlsplit(fetched.final_url).hostname or ""
-            reasons = [*trail, *([untrusted_because] if untrusted_because else [])]
-            if not fetched.https:
-                reasons.append(f"read over plain HTTP from {fetched.final_url}")
-            elif not _within(final_host, origin):
-                reasons.append(f"read from {final_host}, outside {origin}")
-            if answer.error is not None:
-                ctx.notes.append(f"{where} answered with an error: {answer.error}")
-                continue
-            if answer.redirect_address is not None or answer.redirect_url is not None:
-                redirects += 1
-                if redirects > MAX_XML_REDIRECTS:
-                    ctx.notes.append(f"{where}: more than {MAX_XML_REDIRECTS} redirects in the answers")
-                    break
-                urls = await self._follow(ctx, answer, where, reasons, origin)
-                if urls and answer.redirect_address is not None:
-                    email = answer.redirect_address  # the next request asks for that address
-                trail = reasons
-                continue
-            if not answer.servers:
-                ctx.notes.append(
-                    f"{where} announces only Exchange protocols (EWS, ActiveSync), no IMAP, "
-                    "POP3 or SMTP"
-                    if answer.exchange_only
-                    else f"{where} announces no IMAP, POP3 or SMTP server"
-                )
-                continue
-            result = self._result(ctx, answer, fetched.final_url, reasons)
-            if result is not None:
-                return result
-            ctx.notes.append(f"{where} names only servers at an IP address or a local name")
-        if temporary:
-            reason, timed_out = temporary[0]
+            outcome = await self._ask(ctx, search, url, untrusted_because)
+            if isinstance(outcome, LookupResult):
+                return outcome
+            if outcome is not None:  # an XML redirect: its URLs replace the rest
+                urls = outcome
+        if search.temporary:
+            reason, timed_out = search.temporary[0]
             raise (DiscoveryTimeoutError if timed_out else DiscoveryError)(reason)
         return None
+
+    async def _ask(
+        self,
+        ctx: Context[AutodiscoverOptions],
+        search: "_Search",
+        url: str,
+        untrusted_because: str | None,
+    ) -> LookupResult | list[tuple[str, str | None]] | None:
+        """One request: a result, the URLs of an XML redirect, or ``None`` (with a note)."""
+        from ..net.http import FetchError, FetchTimeoutError
+
+        where = f"{self.label} {url}"
+        try:
+            fetched = await ctx.http.fetch(
+                url,
+                method="POST",
+                content=request_body(search.email),
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                accept="text/xml, application/xml",
+            )
+        except FetchError as error:
+            if error.status in (401, 403):
+                ctx.notes.append(
+                    f"{where} asks for a login (HTTP {error.status}); no credentials are sent"
+                )
+                return None
+            ctx.notes.append(f"{where} skipped: {error.reason}")
+            if error.temporary:
+                search.temporary.append(
+                    (f"{where}: {error.reason}", isinstance(error, FetchTimeoutError))
+                )
+            return None
+        try:
+            answer = read_pox(fetched.body, search.own)
+        except ValueError as error:
+            ctx.notes.append(f"{where} skipped: {error}")
+            return None
+        final_host = urlsplit(fetched.final_url).hostname or ""
+        reasons = [*search.trail, *([untrusted_because] if untrusted_because else [])]
+        if not fetched.https:
+            reasons.append(f"read over plain HTTP from {fetched.final_url}")
+        elif not _within(final_host, search.origin):
+            reasons.append(f"read from {final_host}, outside {search.origin}")
+        if answer.error is not None:
+            ctx.notes.append(f"{where} answered with an error: {answer.error}")
+            return None
+        if answer.redirect_address is not None or answer.redirect_url is not None:
+            search.redirects += 1
+            if search.redirects > MAX_XML_REDIRECTS:
+                ctx.notes.append(f"{where}: more than {MAX_XML_REDIRECTS} redirects in the answers")
+                return []
+            urls = await self._follow(ctx, answer, where, reasons, search.origin)
+            if urls and answer.redirect_address is not None:
+                search.email = answer.redirect_address  # the next request asks for that address
+            search.trail = reasons
+            return urls
+        if not answer.servers:
+            ctx.notes.append(
+                f"{where} announces only Exchange protocols (EWS, ActiveSync), no IMAP, POP3 or SMTP"
+                if answer.exchange_only
+                else f"{where} announces no IMAP, POP3 or SMTP server"
+            )
+            return None
+        result = self._result(ctx, answer, fetched.final_url, reasons)
+        if result is None:
+            ctx.notes.append(f"{where} names only servers at an IP address or a local name")
+        return result
 
     async def _urls(
         self, ctx: Context[AutodiscoverOptions], domain: str

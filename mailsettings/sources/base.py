@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from ..models import LookupResult, Provider, Server, Source
 
@@ -46,11 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseSource", "Context", "DiscoverySource"]
 
-O = TypeVar("O", bound=Mapping[str, Any])
+OptionsT = TypeVar("OptionsT", bound=Mapping[str, Any])
 
 
 @dataclass(eq=False)
-class Context(Generic[O]):
+class Context(Generic[OptionsT]):
     """What one lookup's sources share: the address, the budget, options, findings."""
 
     address: Address
@@ -71,9 +71,9 @@ class Context(Generic[O]):
     is still infinite)."""
 
     @property
-    def options(self) -> O:
+    def options(self) -> OptionsT:
         """The lookup's options, typed as the running source's option group."""
-        return cast(O, self.settings)
+        return cast(OptionsT, self.settings)
 
     @cached_property
     def dns(self) -> Dns:
@@ -126,9 +126,17 @@ class Context(Generic[O]):
 class DiscoverySource(Protocol):
     """The interface every discovery source implements (see the module's description)."""
 
-    name: str
-    label: str
-    options: type
+    @property
+    def name(self) -> str:
+        """The source's key, e.g. ``"mx"``."""
+
+    @property
+    def label(self) -> str:
+        """How messages name the source, e.g. ``"MX"``."""
+
+    @property
+    def options(self) -> type:
+        """The source's option group (a ``TypedDict``)."""
 
     def enabled(self, options: Mapping[str, Any]) -> bool:
         """Whether a lookup with these (resolved) options asks this source."""
@@ -140,14 +148,17 @@ class DiscoverySource(Protocol):
         """The source."""
 
 
-class BaseSource(ABC, Generic[O]):
-    """A convenient base: ``switch`` names the ``bool`` option that turns the source on,
-    and :meth:`run` runs :meth:`arun` on a private event loop."""
+class BaseSource(ABC, Generic[OptionsT]):
+    """A convenient base for a discovery source.
 
-    name: ClassVar[str]
-    label: ClassVar[str]
-    options: ClassVar[type]
-    switch: ClassVar[str]
+    ``switch`` names the ``bool`` option that turns the source on, and :meth:`run` runs
+    :meth:`arun` on a private event loop.
+    """
+
+    name: str
+    label: str
+    options: type
+    switch: str
 
     def enabled(self, options: Mapping[str, Any]) -> bool:
         """Whether the source's switch option is on."""
@@ -160,7 +171,7 @@ class BaseSource(ABC, Generic[O]):
         return run_sync(self.arun(ctx))
 
     @abstractmethod
-    async def arun(self, ctx: Context[O]) -> LookupResult | None:
+    async def arun(self, ctx: Context[OptionsT]) -> LookupResult | None:
         """The source."""
 
     def __repr__(self) -> str:

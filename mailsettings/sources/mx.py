@@ -68,6 +68,7 @@ class MxSource(BaseSource[MxOptions]):
     switch = "mx"
 
     async def arun(self, ctx: Context[MxOptions]) -> LookupResult | None:
+        """Match the MX hosts, most preferred first; the first match wins."""
         hosts = await read_mx_hosts(ctx, strict=True)
         if not hosts:
             ctx.notes.append("it has no MX records")

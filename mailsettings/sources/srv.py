@@ -54,6 +54,7 @@ class SrvSource(BaseSource[SrvOptions]):
     switch = "srv"
 
     async def arun(self, ctx: Context[SrvOptions]) -> LookupResult | None:
+        """Query the six services at once and build a provider from their targets."""
         domain = ctx.address.domain_ascii
         outcomes = await asyncio.gather(
             *(ctx.dns.query(f"{service}.{domain}", "SRV") for service, _, _ in SRV_SERVICES),
