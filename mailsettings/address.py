@@ -26,10 +26,15 @@ NORMALIZED_DOMAINS = 4096
 """Domain spellings whose normalization is remembered (least recently used dropped first)."""
 
 # Full-width forms typed with CJK input methods.
-_FULLWIDTH = str.maketrans({"＠": "@", "﹫": "@", "。": ".", "．": ".", "｡": "."})
+FULLWIDTH = str.maketrans({"＠": "@", "﹫": "@", "。": ".", "．": ".", "｡": "."})
 # Characters RFC 5322 forbids unquoted in a local part, plus white space.
 _LOCAL_SPECIALS = frozenset('"(),:;<>@[\\] \t')
-_ASCII_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_ASCII_LOCAL = re.compile(rf"(?=\S{{1,64}}\Z){_DOT_ATOM}")
+typed_local_part = re.compile(rf"\s*(?=\S{{1,64}}\Z){_DOT_ATOM}").fullmatch
+"""Match a local part that is a plain ASCII dot-atom of at most 64 characters, after
+white space a user may have typed before it: the common case, checked in one call."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN_CHARACTERS = re.compile(r"[a-z0-9.-]*")
 _ASCII_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
@@ -55,7 +60,7 @@ def _shown(text: str) -> str:
 
 def is_plain_local_part(local: str) -> bool:
     """Fast check for the common case: an ASCII dot-atom of at most 64 characters."""
-    return len(local) <= 64 and _ASCII_LOCAL.fullmatch(local) is not None
+    return _ASCII_LOCAL.fullmatch(local) is not None
 
 
 def _check_local(local: str, original: str) -> None:
@@ -150,7 +155,7 @@ def parse_address(text: str) -> Address:
     if len(text) > MAX_INPUT + 64 or len(stripped) > MAX_INPUT:
         raise InvalidAddressError(f"input of {len(text)} characters is too long for an address.")
     if not stripped.isascii():
-        stripped = stripped.translate(_FULLWIDTH)
+        stripped = stripped.translate(FULLWIDTH)
     if not stripped:
         raise InvalidAddressError("the address is empty.")
     local, at, domain = stripped.rpartition("@")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .address import Address, is_plain_local_part, parse_address
+from .address import Address, parse_address, typed_local_part
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
 from .store import ProviderStore
@@ -38,6 +38,9 @@ __all__ = ["DEFAULT_CONCURRENCY", "Registry"]
 
 DEFAULT_CONCURRENCY = 20
 """How many lookups :meth:`Registry.lookup_many` runs at once unless told otherwise."""
+SPELLINGS = 4096
+"""Other spellings of known domains (``QQ.COM``, ``qq.com. ``) a registry remembers for its
+fast path; the oldest is dropped first."""
 
 
 class Registry:
@@ -75,8 +78,11 @@ class Registry:
         self._defaults: dict[str, Any] = {}
         self._settings: dict[str, Any] | None = None
         self._engine: Engine | None = None
-        # Results for known domains, keyed by both domain forms: the lookup fast path.
+        self._plan: tuple[Mapping[str, Any], tuple[DiscoverySource, ...]] | None = None
+        # Results for known domains, keyed by both domain forms and by the other spellings
+        # seen (at most SPELLINGS of them): the lookup fast path.
         self._results: dict[str, LookupResult] = {}
+        self._spellings: dict[str, None] = {}
         if self._extra or defaults:
             self._check_sources()
             from .option import checked
@@ -184,8 +190,16 @@ class Registry:
         if not options and type(address) is str:  # the fast path: a known domain, typed plainly
             local, at, domain = address.rpartition("@")
             result = self._results.get(domain)
-            if result is not None and (not at or is_plain_local_part(local)):
+            if result is not None and (
+                not at
+                or (local.isascii() and local.lstrip().isalnum() and len(local) <= 64)
+                or typed_local_part(local) is not None
+            ):
                 return result
+            if not at and not address.isascii():  # ＠ typed with a CJK keyboard
+                translated = address.replace("＠", "@").replace("﹫", "@")
+                if translated != address:
+                    return self.lookup(translated)
         parsed, settings, sources, key, result = self._prepare(address, options)
         if result is not None:
             return result
@@ -216,18 +230,41 @@ class Registry:
         parsed = parse_address(address)  # type: ignore[arg-type] # it says what is not a str
         known = self._known(parsed)
         if known is not None:
+            if isinstance(address, str):
+                self._remember_spelling(address, parsed, known)
             return parsed, {}, (), (), known
-        settings = self._settings_with(overrides)
-        engine = self._discovery()
-        sources = engine.active(settings)
+        settings, sources = self._plan_for(overrides)
         if not sources:
             raise ProviderNotFoundError(
                 f"No provider is known for {parsed.domain!r}.",
                 domain=parsed.domain_ascii,
                 tried=("bundled database",),
             )
-        key, cached = engine.cached(parsed, settings, sources)
+        key, cached = self._discovery().cached(parsed, settings, sources)
         return parsed, settings, sources, key, cached
+
+    def _plan_for(
+        self, overrides: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], tuple[DiscoverySource, ...]]:
+        """The settings of a lookup and the sources they turn on (the defaults' plan is kept)."""
+        if overrides:
+            settings = self._settings_with(overrides)
+            return settings, self._discovery().active(settings)
+        if self._plan is None:
+            settings = self._settings_with({})
+            self._plan = (settings, self._discovery().active(settings))
+        return self._plan
+
+    def _remember_spelling(self, text: str, parsed: Address, result: LookupResult) -> None:
+        """Let the fast path find a known domain typed otherwise (``QQ.COM``, ``qq.com ``)."""
+        _, at, domain = text.rpartition("@")
+        if (at or parsed.local is None) and domain not in self._results:
+            self._spellings[domain] = None
+            self._results[domain] = result
+            while len(self._spellings) > SPELLINGS:
+                oldest = next(iter(self._spellings), None)
+                self._spellings.pop(oldest, None)  # type: ignore[arg-type]
+                self._results.pop(oldest, None)  # type: ignore[arg-type]
 
     def _known(self, address: Address) -> LookupResult | None:
         """The store's result for the address's domain, cached per domain."""
