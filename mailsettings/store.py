@@ -21,7 +21,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .models import (
@@ -124,6 +124,11 @@ def construct_provider(raw: Mapping[str, Any]) -> Provider:
 # --- the bundled data ----------------------------------------------------------------
 
 
+_COMPILED = Path(__file__).with_name("data") / "compiled"
+"""The compiled database, read from the package's folder (``importlib.resources`` would add
+milliseconds of imports to every first lookup)."""
+
+
 class _Bundled:
     """The compiled bundled data, read by the piece on first use (one per process)."""
 
@@ -135,8 +140,7 @@ class _Bundled:
         self._oauth2: dict[str, str] | None = None
 
     def _read(self, path: str) -> Any:
-        root = resources.files("mailsettings.data").joinpath("compiled")
-        return json.loads(root.joinpath(path).read_bytes())
+        return json.loads(_COMPILED.joinpath(path).read_bytes())
 
     def _shard_count(self) -> int:
         if not self._shards:
@@ -184,12 +188,7 @@ class _Bundled:
 
     def ids(self) -> list[str]:
         """Every bundled provider id, in order."""
-        root = resources.files("mailsettings.data").joinpath("compiled", "records")
-        return sorted(
-            entry.name.removesuffix(".json")
-            for entry in root.iterdir()
-            if entry.name.endswith(".json")
-        )
+        return sorted(entry.stem for entry in _COMPILED.joinpath("records").glob("*.json"))
 
     def oauth2_ids(self) -> dict[str, str]:
         """OAuth2 issuer -> the id of the provider that names it."""

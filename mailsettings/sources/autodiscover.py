@@ -38,11 +38,9 @@ from. The XML is read like autoconfig files: DTDs and entities refused, at most
 """
 
 # No ``from __future__ import annotations``: the option annotations are read at run time.
-import xml.etree.ElementTree as ET  # only for types; parsing goes through defusedxml
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 from pydantic import ValidationError
 
@@ -62,6 +60,9 @@ from ..net import HttpOptions
 from ..net.policy import usable_host
 from ..option import Option
 from .base import BaseSource, Context
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET  # parsing goes through defusedxml
 
 __all__ = ["MAX_PROTOCOLS", "MAX_XML_REDIRECTS", "AutodiscoverOptions", "AutodiscoverSource", "read_pox"]
 
@@ -106,21 +107,26 @@ class PoxAnswer:
     warnings: tuple[str, ...] = field(default=())
 
 
+def _escape(text: str) -> str:
+    """``text`` fit for XML character data."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _local(tag: object) -> str:
     text = str(tag)
     return text.rpartition("}")[2]
 
 
-def _child(element: ET.Element, name: str) -> ET.Element | None:
+def _child(element: "ET.Element", name: str) -> "ET.Element | None":
     return next((child for child in element if _local(child.tag) == name), None)
 
 
-def _text(element: ET.Element | None, name: str) -> str:
+def _text(element: "ET.Element | None", name: str) -> str:
     found = None if element is None else _child(element, name)
     return "" if found is None else " ".join("".join(found.itertext()).split())[:255]
 
 
-def _security(protocol: ET.Element, port: int) -> Security:
+def _security(protocol: "ET.Element", port: int) -> Security:
     if _text(protocol, "SSL").lower() == "off" or _text(protocol, "Encryption").lower() == "none":
         return Security.PLAIN
     return Security.STARTTLS if port in _STARTTLS_PORTS else Security.SSL
@@ -136,6 +142,8 @@ def _username(login: str, email: str) -> str:
 
 def read_pox(body: bytes, email: str) -> PoxAnswer:
     """Read a POX Autodiscover answer for ``email``; raises :class:`ValueError` when malformed."""
+    import xml.etree.ElementTree as ET
+
     import defusedxml
     import defusedxml.ElementTree as SafeET
 
@@ -210,7 +218,7 @@ def request_body(email: str) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<Autodiscover xmlns="{REQUEST_SCHEMA}">\n'
         "  <Request>\n"
-        f"    <EMailAddress>{escape(email)}</EMailAddress>\n"
+        f"    <EMailAddress>{_escape(email)}</EMailAddress>\n"
         f"    <AcceptableResponseSchema>{RESPONSE_SCHEMA}</AcceptableResponseSchema>\n"
         "  </Request>\n"
         "</Autodiscover>\n"
