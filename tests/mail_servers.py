@@ -171,7 +171,8 @@ class MailServers:
         return self.postfix_log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, *, keep_files: bool = False) -> None:
-        """Stop both servers (idempotent) and remove the instance directory."""
+        """Stop both servers and their children (idempotent), remove the instance directory."""
+        children = [pid for process in self._processes for pid in _descendants(process.pid)]
         for process in self._processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -182,8 +183,49 @@ class MailServers:
                 process.kill()
                 process.wait(5)
         self._processes.clear()
+        _wait_gone(children)
         if not keep_files:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        children = parents.get(pending.pop(), [])
+        found.extend(children)
+        pending.extend(children)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids: list[int], timeout: float = 5.0) -> None:
+    """Wait until the processes have exited; kill those that have not by then."""
+    deadline = time.monotonic() + timeout
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if _running(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # --- configuration ----------------------------------------------------------------------
