@@ -11,7 +11,7 @@ from hypothesis import settings
 from mailsettings import Server
 
 # Fixture modules beside this file (tests/ is on sys.path: it has no __init__.py).
-pytest_plugins = ["dns_servers", "https_server"]
+pytest_plugins = ["dns_servers", "https_server", "mail_servers", "hostile_mail_servers"]
 
 # CI runs without deadlines (shared, noisy machines); locally the default profile applies.
 settings.register_profile("ci", deadline=None, max_examples=300)
