@@ -106,7 +106,7 @@ class Engine:
                 except ProviderNotFoundError:
                     raise
                 except MailSettingsError as error:  # no other error is a source's to raise
-                    error = _broken(source, error)
+                    error = _broken(error)
                     said.append(f"{source.label}: {_reason(error)}")
                     failure = failure or error
                     continue
@@ -115,7 +115,7 @@ class Engine:
                         "discovery source %s failed for %s", source.name, address.domain_ascii,
                         exc_info=True,
                     )
-                    broken = _broken(source, error)
+                    broken = _broken(error)
                     said.append(f"{source.label}: {_reason(broken)}")
                     failure = failure or broken
                     continue
@@ -123,7 +123,7 @@ class Engine:
                     self._remember(key, context, result)
                     return result
             if failure is not None:
-                raise _failed(address, budget, failure, said)
+                raise _failed(address, budget, failure, said, context.notes)
             raise _not_found(address, context, sources)
         except ProviderNotFoundError as error:
             self._remember(key, context, error)
@@ -170,30 +170,31 @@ def _ran_out(budget: Budget) -> DiscoveryTimeoutError:
     return DiscoveryTimeoutError(f"the {budget.seconds:g} s time budget ran out")
 
 
-def _broken(source: DiscoverySource, error: BaseException) -> DiscoveryError:
-    broken = DiscoveryError(
-        f"the {source.label} source failed unexpectedly ({type(error).__name__}: "
-        f"{str(error)[:120]})"
-    )
+def _broken(error: BaseException) -> DiscoveryError:
+    broken = DiscoveryError(f"failed unexpectedly ({type(error).__name__}: {str(error)[:120]})")
     broken.__cause__ = error
     return broken
 
 
 def _failed(
-    address: Address, budget: Budget, failure: DiscoveryError, said: list[str]
+    address: Address, budget: Budget, failure: DiscoveryError, said: list[str], notes: list[str]
 ) -> DiscoveryError:
-    """The temporary failure to report: what ran out or failed, and what each source did."""
-    details = "; ".join(dict.fromkeys(said))
-    if isinstance(failure, DiscoveryTimeoutError) or budget.expired():
-        error: DiscoveryError = DiscoveryTimeoutError(
-            f"The lookup for {address.domain!r} ran out of its {budget.seconds:g} s budget"
-            + (f" ({details})." if details else ".")
+    """The temporary failure to report, each part said once.
+
+    It says what ran out or failed, what each source did, and what the others found.
+    """
+    details = f" ({'; '.join(dict.fromkeys(said))})" if said else ""
+    findings = f" Also: {'; '.join(dict.fromkeys(notes))}." if notes else ""
+    subject = f"The lookup for {address.domain!r}"
+    error: DiscoveryError
+    if budget.expired():
+        error = DiscoveryTimeoutError(
+            f"{subject} ran out of its {budget.seconds:g} s budget{details}.{findings}"
         )
+    elif isinstance(failure, DiscoveryTimeoutError):
+        error = DiscoveryTimeoutError(f"{subject} timed out{details}.{findings}")
     else:
-        error = DiscoveryError(
-            f"The lookup for {address.domain!r} failed temporarily"
-            + (f" ({details})." if details else ".")
-        )
+        error = DiscoveryError(f"{subject} failed temporarily{details}.{findings}")
     error.__cause__ = failure
     return error
 

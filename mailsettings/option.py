@@ -104,7 +104,12 @@ def option_specs(*groups: type) -> dict[str, Spec]:
             metadata = getattr(annotation, "__metadata__", ())
             option = next((m for m in metadata if isinstance(m, Option)), None)
             if option is None:
-                raise TypeError(f"{group.__name__}.{name} is not annotated with an Option")
+                hint = (
+                    " (its module must not use `from __future__ import annotations`)"
+                    if isinstance(annotation, str | typing.ForwardRef)
+                    else ""
+                )
+                raise TypeError(f"{group.__name__}.{name} is not annotated with an Option{hint}")
             kind = typing.get_args(annotation)[0]
             check = option.check or _INFERRED.get(kind)
             if check is None:

@@ -348,11 +348,13 @@ DNS_RECORDS = (
     "--host-record=v6.example.test,::1",
     "--address=/nowhere.test/",
     "--mx-host=viamx.test,mx1.hoster.test,10",
+    "--mx-host=customer.test,mx1.mail.hoster.test,10",
     "--mx-host=workspace.test,aspmx.l.google.com,1",
 )
 """dnsmasq options: every ``*.test`` name maps to 127.0.0.1 except ``private.example.test``
 (127.0.0.2), ``v6.example.test`` (::1 as well, where the IPv4 address has no server)
 and ``nowhere.test`` (NXDOMAIN); ``viamx.test`` has its MX at ``mx1.hoster.test``,
+``customer.test`` at ``mx1.mail.hoster.test``,
 ``workspace.test`` at Google's ``aspmx.l.google.com`` (a bundled platform)."""
 
 
@@ -434,6 +436,25 @@ def net(shared_network: Network) -> Network:
     """The module's network, with routes and records of requests cleared."""
     shared_network.reset()
     return shared_network
+
+
+@pytest.fixture
+def no_getaddrinfo(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Make ``socket.getaddrinfo`` fail, and fail the test if anything called it.
+
+    The library resolves every name through its DNS module (dnspython, the lookup's
+    budget and cache); a second resolution path would call ``getaddrinfo`` (asyncio's
+    and anyio's name resolution do). Yields the hosts it was asked about.
+    """
+    asked: list[object] = []
+
+    def refuse(host: object, *args: object, **kwargs: object) -> Any:
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_FAIL, "getaddrinfo is not to be used")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    yield asked
+    assert asked == [], f"getaddrinfo was asked to resolve {asked}"
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -49,6 +49,22 @@ def _check_ssl_context(name: str, value: object) -> object:
     return value
 
 
+def _check_networks(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, tuple | list | frozenset | set):
+        raise TypeError(f"{name} must be a tuple of networks such as '10.1.2.0/24'")
+    import ipaddress
+
+    checked = []
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} must hold network strings, not {type(item).__name__}")
+        try:
+            checked.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+    return tuple(checked)
+
+
 class NetworkOptions(TypedDict, total=False):
     """Options of every source that goes to the network."""
 
@@ -74,6 +90,12 @@ class NetworkOptions(TypedDict, total=False):
     """Allow connections to loopback, private and other non-public addresses, and server
     hosts that are IP addresses or ``localhost`` in answers (default off: a lookup must
     not become a way into internal hosts)."""
+    allowed_networks: Annotated[
+        tuple[str, ...],
+        Option((), "non-public networks to allow anyway", check=_check_networks, flag=False),
+    ]
+    """Non-public networks connections may go to even without ``allow_private_networks``,
+    e.g. ``("10.1.2.0/24",)`` for an intranet autoconfig server (default none)."""
 
 
 class HttpOptions(NetworkOptions, total=False):

@@ -163,8 +163,8 @@ class Answer:
     exists: bool
     """False for NXDOMAIN."""
     records: tuple[Any, ...]
-    """MX: ``(preference, host)``; SRV: ``(priority, -weight, port, target)``; A/AAAA: the
-    address as text. Host names are lower-case ASCII without the final dot, ``""`` for
+    """MX: ``(preference, host)``; SRV: ``(priority, -weight, port, target)``; TXT: the
+    text (its strings joined, UTF-8); A/AAAA: the address as text. Host names are lower-case ASCII without the final dot, ``""`` for
     the root (``.``). Sorted, most preferred first; at most :data:`MAX_RECORDS`."""
     expires: float
     """``time.monotonic()`` value at which the answer's TTL runs out."""
@@ -186,6 +186,8 @@ def _parse(
         records = sorted((rd.preference, _host(rd.exchange)) for rd in rrset)
     elif rdtype == dns.rdatatype.SRV:
         records = sorted((rd.priority, -rd.weight, rd.port, _host(rd.target)) for rd in rrset)
+    elif rdtype == dns.rdatatype.TXT:
+        records = [b"".join(rd.strings).decode("utf-8", "replace") for rd in rrset]
     else:
         records = [rd.to_text() for rd in rrset]
     return tuple(records[:MAX_RECORDS]), len(records) > MAX_RECORDS

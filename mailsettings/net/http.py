@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ MiB = 1 << 20
 XML_TYPES = frozenset({"text/xml", "application/xml", "text/plain"})
 """Content types of an XML answer (``+xml`` types are accepted too)."""
 _MAX_REASON = 200
+_HOST_NAME = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?"
+)
 
 
 # --- errors ------------------------------------------------------------------
@@ -154,8 +158,9 @@ def _default_ssl_context() -> ssl.SSLContext:
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """Connects only to addresses the fetcher resolved and checked."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(self, fetcher: Fetcher, hops: _Hops) -> None:
         self._fetcher = fetcher
+        self._hops = hops
         self._backend = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -166,7 +171,9 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        self._hops.resolving = host
         addresses = await self._fetcher.checked_addresses(host)
+        self._hops.resolving = None
         budget = self._fetcher.budget
         for index, address in enumerate(addresses):
             try:
@@ -210,12 +217,12 @@ class _CappedStream(httpx.AsyncByteStream):
 class _PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport (and its exception mapping) over a pool with the pinned backend."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(self, fetcher: Fetcher, hops: _Hops) -> None:
         context = fetcher.policy.ssl_context or _default_ssl_context()
         super().__init__(verify=context, trust_env=False, http1=True, http2=False, retries=0)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
-            network_backend=_PinnedBackend(fetcher),
+            network_backend=_PinnedBackend(fetcher, hops),
             http1=True,
             http2=False,
             max_connections=1,
@@ -288,6 +295,10 @@ class Fetcher:
         """
         hops = _Hops(url, self.policy)
         try:
+            if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
+                raise FetchRefusedError(
+                    "malformed URL: it contains white space or control characters"
+                )
             hops.check(httpx.URL(url))
             async with asyncio.timeout(self.budget.bound(self.policy.timeout)):
                 return await self._send(
@@ -318,7 +329,7 @@ class Fetcher:
             hops.check(request.url)
 
         async with httpx.AsyncClient(
-            transport=_PinnedTransport(self),
+            transport=_PinnedTransport(self, hops),
             trust_env=False,
             follow_redirects=True,
             max_redirects=self.policy.max_redirects,
@@ -348,6 +359,8 @@ class _Hops:
         self.current = url
         self.site: str | None = None
         self.https = True
+        self.resolving: str | None = None
+        """The host name being resolved, if any (what a timeout interrupted)."""
 
     def check(self, url: httpx.URL) -> None:
         text = str(url)
@@ -356,6 +369,11 @@ class _Hops:
             raise FetchRefusedError(f"only http(s) URLs with a host are fetched: {clean(text)}")
         if url.userinfo:
             raise FetchRefusedError("URLs with credentials are refused")
+        host = url.raw_host.decode("ascii")
+        if ip_literal(host) is None and (len(host) > 254 or not _HOST_NAME.fullmatch(host)):
+            raise FetchRefusedError(f"malformed URL: {clean(host)!r} is not a valid host name")
+        if url.port is not None and not 0 < url.port < 65536:
+            raise FetchRefusedError(f"malformed URL: port {url.port} is out of range")
         redirect = self.site is not None
         if redirect and scheme == "http" and self.current.startswith("https:"):
             raise FetchRefusedError(f"redirect from HTTPS to plain HTTP refused ({clean(text)})")
@@ -365,7 +383,7 @@ class _Hops:
                 if redirect
                 else "plain HTTP is not allowed (HTTPS only)"
             )
-        site = registrable_domain(url.raw_host.decode("ascii"))
+        site = registrable_domain(host)
         if redirect and site != self.site:
             raise FetchRefusedError(f"redirect to another domain refused ({site}, not {self.site})")
         self.site = site
@@ -378,8 +396,10 @@ def _check_response(
 ) -> str:
     status = response.status_code
     if status != 200:
+        redirect = status in (301, 302, 303, 307, 308)
+        without = " without a Location" if redirect and "location" not in response.headers else ""
         raise FetchError(
-            f"HTTP status {status}",
+            f"HTTP status {status}{without}",
             status=status,
             temporary=status >= 500 or status in (408, 429),
         )
@@ -416,7 +436,8 @@ def _translate(error: BaseException, hops: _Hops) -> FetchError:
             f"too many redirects (more than {hops.policy.max_redirects})", url=url
         )
     if isinstance(error, httpx.TimeoutException | TimeoutError):
-        return FetchTimeoutError(f"timed out talking to {host}", url=url)
+        doing = f"resolving {hops.resolving}" if hops.resolving else f"talking to {host}"
+        return FetchTimeoutError(f"timed out {doing}", url=url)
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, FetchError):

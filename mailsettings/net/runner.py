@@ -30,6 +30,10 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
         return _run(coroutine)
     from concurrent.futures import ThreadPoolExecutor
 

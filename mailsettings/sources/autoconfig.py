@@ -225,7 +225,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
             except FetchError as error:
                 ctx.notes.append(f"{where} skipped: {error.reason}")
                 if error.temporary:
-                    temporary.append((f"{where}: {error.reason}", isinstance(error, FetchTimeoutError)))
+                    temporary.append((f"{url}: {error.reason}", isinstance(error, FetchTimeoutError)))
                 continue
             outcome = self._result(
                 ctx,

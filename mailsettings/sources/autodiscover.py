@@ -306,7 +306,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
             ctx.notes.append(f"{where} skipped: {error.reason}")
             if error.temporary:
                 search.temporary.append(
-                    (f"{where}: {error.reason}", isinstance(error, FetchTimeoutError))
+                    (f"{url}: {error.reason}", isinstance(error, FetchTimeoutError))
                 )
             return None
         try:

@@ -92,6 +92,7 @@ class Context(Generic[OptionsT]):
         policy = FetchPolicy(
             allow_http=self.settings["allow_http"],
             allow_private_networks=self.settings["allow_private_networks"],
+            allowed_networks=self.settings["allowed_networks"],
             ssl_context=self.settings["ssl_context"],
         )
         return Fetcher(self.dns, policy)
