@@ -103,6 +103,9 @@ class Seen:
     host: str
     path: str
     query: str
+    method: str = "GET"
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -115,11 +118,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
         if host.startswith("["):
             host = self.headers.get("Host", "")
-        self.server.seen.append(Seen(host, parts.path, parts.query))
+        length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
+        body = self.rfile.read(min(length, 1 << 20)) if length else b""
+        headers = tuple((name.lower(), value) for name, value in self.headers.items())
+        self.server.seen.append(Seen(host, parts.path, parts.query, self.command, body, headers))
         handler = self.server.routes.get((host, parts.path))
         if handler is None and self.server.ispdb is not None and host == "ispdb.test":
             handler = self.server.ispdb_handler(parts.path)
         (handler or reply(404, b"not found", "text/plain"))(self)
+
+    do_POST = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

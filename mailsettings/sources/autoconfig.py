@@ -236,7 +236,6 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
                 mx_host=mx_host,
             )
             if isinstance(outcome, LookupResult):
-                ctx.expires = 0  # an HTTP answer has no TTL: never reuse it from the cache
                 return outcome
             ctx.notes.append(f"{where} skipped: {outcome}")
         if temporary:

@@ -79,6 +79,25 @@ _EXCHANGE_TYPES = frozenset({"EXCH", "EXPR", "EXHTTP", "WEB", "MOBILESYNC"})
 _STARTTLS_PORTS = frozenset({143, 110, 25, 587})
 
 
+DEFAULT_AUTODISCOVER_URLS = (
+    "https://{domain}/autodiscover/autodiscover.xml",
+    "https://autodiscover.{domain}/autodiscover/autodiscover.xml",
+)
+"""Where the service is asked, in order, before the host of the ``_autodiscover._tcp`` SRV record."""
+
+
+def _check_urls(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, tuple | list):
+        raise TypeError(f"{name} must be a tuple of URL templates with {{domain}}")
+    templates = tuple(value)
+    for template in templates:
+        if not isinstance(template, str):
+            raise TypeError(f"{name} must hold str templates, not {type(template).__name__}")
+        if "{domain}" not in template or urlsplit(template).scheme not in ("https", "http"):
+            raise ValueError(f"{name}: {template[:80]!r} is not an http(s) URL template with {{domain}}")
+    return templates
+
+
 class AutodiscoverOptions(HttpOptions, total=False):
     """Options of Exchange Autodiscover."""
 
@@ -87,6 +106,12 @@ class AutodiscoverOptions(HttpOptions, total=False):
     ]
     """Ask the domain's Exchange Autodiscover service for IMAP, POP3 and SMTP servers
     (Plain Old XML, never with credentials; default off)."""
+    autodiscover_urls: Annotated[
+        tuple[str, ...],
+        Option(DEFAULT_AUTODISCOVER_URLS, "Autodiscover URL templates", check=_check_urls, flag=False),
+    ]
+    """The URL templates asked, in order, with ``{domain}`` (default
+    :data:`DEFAULT_AUTODISCOVER_URLS`); the host of the SRV record is asked after them."""
 
 
 # --- reading an answer -----------------------------------------------------------------
@@ -350,8 +375,8 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
     ) -> list[tuple[str, str | None]]:
         """The URLs to ask for ``domain``, each with why its answer is untrusted (if it is)."""
         urls: list[tuple[str, str | None]] = [
-            (f"https://{domain}/autodiscover/autodiscover.xml", None),
-            (f"https://autodiscover.{domain}/autodiscover/autodiscover.xml", None),
+            (template.replace("{domain}", domain), None)
+            for template in ctx.options["autodiscover_urls"]
         ]
         try:
             answer = await ctx.dns.query(f"_autodiscover._tcp.{domain}", "SRV")

@@ -66,9 +66,9 @@ class Context(Generic[OptionsT]):
     expires: float = math.inf
     """``time.monotonic()`` value until which every answer used so far stays valid.
 
-    DNS answers lower it; a source whose answer must not be reused (HTTP has no TTL)
-    sets it to ``0``. The registry keeps the lookup's outcome until then (never while it
-    is still infinite)."""
+    DNS answers lower it; :attr:`http` sets it to ``0`` (an HTTP answer has no TTL), and
+    so may a source whose answer must not be reused. The registry keeps the lookup's
+    outcome until then (never while it is still infinite)."""
 
     @property
     def options(self) -> OptionsT:
@@ -86,9 +86,13 @@ class Context(Generic[OptionsT]):
 
     @cached_property
     def http(self) -> Fetcher:
-        """HTTP pinned to checked addresses, under this lookup's budget (imports httpx)."""
+        """HTTP pinned to checked addresses, under this lookup's budget (imports httpx).
+
+        An HTTP answer has no time to live: a lookup that fetched anything keeps no outcome.
+        """
         from ..net.http import Fetcher, FetchPolicy
 
+        self.expires = 0
         policy = FetchPolicy(
             allow_http=self.settings["allow_http"],
             allow_private_networks=self.settings["allow_private_networks"],
