@@ -20,14 +20,20 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import (
+    AppPasswordRequiredError,
+    AuthenticationError,
     AutoconfigError,
+    ConnectError,
+    ConnectTimeoutError,
     DiscoveryError,
     DiscoveryTimeoutError,
     DomainNotFoundError,
     InvalidAddressError,
     MailSettingsError,
     NoMailError,
+    ProtocolError,
     ProviderNotFoundError,
+    TLSError,
 )
 from .models import (
     AuthMethod,
@@ -49,8 +55,12 @@ if TYPE_CHECKING:
     from .options import LookupOptions
 
 __all__ = [
+    "AppPasswordRequiredError",
     "AuthMethod",
+    "AuthenticationError",
     "AutoconfigError",
+    "ConnectError",
+    "ConnectTimeoutError",
     "DiscoveryError",
     "DiscoveryTimeoutError",
     "DomainNotFoundError",
@@ -62,6 +72,7 @@ __all__ = [
     "NoMailError",
     "PasswordKind",
     "Protocol",
+    "ProtocolError",
     "Provider",
     "ProviderNotFoundError",
     "Registry",
@@ -69,6 +80,7 @@ __all__ = [
     "Server",
     "Source",
     "Status",
+    "TLSError",
     "__version__",
     "alookup",
     "alookup_many",

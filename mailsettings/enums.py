@@ -105,6 +105,8 @@ class Source(StrEnum):
     """Thunderbird's ISPDB."""
     AUTODISCOVER = "autodiscover"
     """The domain's Exchange Autodiscover service (POX)."""
+    GUESS = "guess"
+    """Common host names of the domain, probed (``guess=True``); never trusted."""
     APPLICATION = "application"
     """A discovery source the application added (``Registry(extra_sources=...)``)."""
 

@@ -25,14 +25,20 @@ if TYPE_CHECKING:
     from .models import Provider
 
 __all__ = [
+    "AppPasswordRequiredError",
+    "AuthenticationError",
     "AutoconfigError",
+    "ConnectError",
+    "ConnectTimeoutError",
     "DiscoveryError",
     "DiscoveryTimeoutError",
     "DomainNotFoundError",
     "InvalidAddressError",
     "MailSettingsError",
     "NoMailError",
+    "ProtocolError",
     "ProviderNotFoundError",
+    "TLSError",
 ]
 
 
@@ -110,3 +116,72 @@ class DiscoveryTimeoutError(DiscoveryError, TimeoutError):
 
 class AutoconfigError(MailSettingsError, ValueError):
     """An autoconfig (``config-v1.1.xml``) document is malformed, unsafe or too large."""
+
+
+# --- connecting to a mail server --------------------------------------------------------
+
+
+class ConnectError(MailSettingsError, ConnectionError):
+    """The server could not be reached: its name does not resolve, the connection was
+    refused, or its address is not allowed (``allow_private_networks``).
+
+    ``host`` and ``port`` name the server (the port actually used).
+    """
+
+    def __init__(self, message: str, *, host: str = "", port: int = 0) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+
+
+class ConnectTimeoutError(ConnectError, TimeoutError):
+    """The server did not answer within the time budget (connecting, or later)."""
+
+
+class TLSError(MailSettingsError):
+    """TLS could not be set up: a certificate that does not verify for the host name, a
+    failed handshake, or STARTTLS missing or refused where it was required.
+    """
+
+
+class ProtocolError(MailSettingsError):
+    """The server broke the protocol: garbage, an unexpected answer, a line too long...
+
+    ``seen`` is a short, sanitised excerpt of what the server sent (credentials masked).
+    """
+
+    def __init__(self, message: str, *, seen: str = "") -> None:
+        super().__init__(message)
+        self.seen = seen
+
+
+class AuthenticationError(MailSettingsError):
+    """The server refused the credentials.
+
+    ``server_reply`` is the server's answer (sanitised); ``login`` the login name tried.
+    """
+
+    def __init__(self, message: str, *, login: str = "", server_reply: str = "") -> None:
+        super().__init__(message)
+        self.login = login
+        self.server_reply = server_reply
+
+
+class AppPasswordRequiredError(AuthenticationError):
+    """Authentication failed at a provider that needs an app password, a client
+    authorization code or OAuth2 rather than the account password.
+
+    ``provider`` is the provider, whose ``password`` and ``instructions`` say what the user
+    must do (e.g. "QQ Mail wants an authorization code: ...").
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        login: str = "",
+        server_reply: str = "",
+        provider: Provider | None = None,
+    ) -> None:
+        super().__init__(message, login=login, server_reply=server_reply)
+        self.provider = provider

@@ -22,7 +22,7 @@ import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from ..errors import MailSettingsError
+from ..errors import MailSettingsError, ProtocolError
 from .events import Capabilities, Challenge, ConnectionClosed, Event
 
 if TYPE_CHECKING:
@@ -47,17 +47,6 @@ MAX_RESPONSE_LINES = 1000
 """The most lines one response (or the idle time between two) may have."""
 EXCERPT_LENGTH = 80
 CRLF = b"\r\n"
-
-
-class ProtocolError(MailSettingsError):
-    """The server broke the protocol: garbage, an unexpected answer, a line too long...
-
-    ``seen`` is a short, sanitised excerpt of what the server sent (credentials masked).
-    """
-
-    def __init__(self, message: str, *, seen: str = "") -> None:
-        super().__init__(message)
-        self.seen = seen
 
 
 class WrongProtocolError(ProtocolError):
