@@ -122,10 +122,10 @@ class AutoconfigError(MailSettingsError, ValueError):
 
 
 class ConnectError(MailSettingsError, ConnectionError):
-    """The server could not be reached: its name does not resolve, the connection was
-    refused, or its address is not allowed (``allow_private_networks``).
+    """The server could not be reached.
 
-    ``host`` and ``port`` name the server (the port actually used).
+    Its name does not resolve, the connection was refused, or its address is not allowed
+    (``allow_private_networks``). ``host`` and ``port`` name the server (the port used).
     """
 
     def __init__(self, message: str, *, host: str = "", port: int = 0) -> None:
@@ -168,9 +168,9 @@ class AuthenticationError(MailSettingsError):
 
 
 class AppPasswordRequiredError(AuthenticationError):
-    """Authentication failed at a provider that needs an app password, a client
-    authorization code or OAuth2 rather than the account password.
+    """Authentication failed at a provider that needs another secret than the password.
 
+    The provider wants an app password, a client authorization code or OAuth2.
     ``provider`` is the provider, whose ``password`` and ``instructions`` say what the user
     must do (e.g. "QQ Mail wants an authorization code: ...").
     """

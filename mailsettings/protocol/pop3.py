@@ -14,7 +14,7 @@ b'CAPA\r\n'
 >>> client.receive_data(b"+OK ready\r\n")  # nobody asked
 Traceback (most recent call last):
 ...
-mailsettings.protocol.base.ProtocolError: the server sent an unexpected line: '+OK ready'
+mailsettings.errors.ProtocolError: the server sent an unexpected line: '+OK ready'
 """
 
 from __future__ import annotations
