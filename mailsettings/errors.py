@@ -139,8 +139,10 @@ class ConnectTimeoutError(ConnectError, TimeoutError):
 
 
 class TLSError(MailSettingsError):
-    """TLS could not be set up: a certificate that does not verify for the host name, a
-    failed handshake, or STARTTLS missing or refused where it was required.
+    """TLS could not be set up.
+
+    The certificate does not verify for the host name, the handshake failed, or STARTTLS
+    was missing or refused where it was required.
     """
 
 
