@@ -141,9 +141,13 @@ class ConnectTimeoutError(ConnectError, TimeoutError):
 class TLSError(MailSettingsError):
     """TLS could not be set up.
 
-    The certificate does not verify for the host name, the handshake failed, or STARTTLS
-    was missing or refused where it was required.
+    The certificate does not verify for the host name (``certificate`` is true), the
+    handshake failed, or STARTTLS was missing or refused where it was required.
     """
+
+    def __init__(self, message: str, *, certificate: bool = False) -> None:
+        super().__init__(message)
+        self.certificate = certificate
 
 
 class ProtocolError(MailSettingsError):

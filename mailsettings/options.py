@@ -25,6 +25,7 @@ TypeError: mx must be True or False, not 'no'
 from .net.budget import BudgetOptions
 from .sources.autoconfig import AutoconfigOptions
 from .sources.autodiscover import AutodiscoverOptions
+from .sources.guess import GuessOptions
 from .sources.mx import MxOptions
 from .sources.srv import SrvOptions
 
@@ -32,6 +33,12 @@ __all__ = ["LookupOptions"]
 
 
 class LookupOptions(
-    BudgetOptions, MxOptions, SrvOptions, AutoconfigOptions, AutodiscoverOptions, total=False
+    BudgetOptions,
+    MxOptions,
+    SrvOptions,
+    AutoconfigOptions,
+    AutodiscoverOptions,
+    GuessOptions,
+    total=False,
 ):
     """The options of a lookup; each one left out takes the registry's default."""

@@ -10,6 +10,7 @@ on 127.0.0.1 and a free port; every server is stopped after the test. Behaviours
 * ``wrong-name``: implicit TLS with a certificate for another name (from a CA the
   client trusts), then a valid greeting;
 * ``starttls-refused``: advertises STARTTLS, refuses it, and accepts any login;
+* ``no-tls``: a plain-text-only server: no STARTTLS offered, and any login accepted;
 * ``starttls-injection``: accepts STARTTLS and sends a line in plain text right after;
 * ``endless-line``: starts a greeting and never ends the line (stops after 64 MiB).
 
@@ -52,6 +53,7 @@ BEHAVIOURS = (
     "wrong-protocol",
     "wrong-name",
     "starttls-refused",
+    "no-tls",
     "starttls-injection",
     "endless-line",
 )
@@ -219,6 +221,19 @@ class HostileServer:
             if answer is None:
                 return
             sock.sendall(answer)
+
+    def _no_tls(self, sock: socket.socket) -> None:
+        def plain(answer: bytes) -> bytes:
+            for offer in (b" STARTTLS", b"250-STARTTLS\r\n", b"STLS\r\n"):
+                answer = answer.replace(offer, b"")
+            return answer
+
+        sock.sendall(plain(GREETINGS[self.protocol]))
+        for line in self._lines(sock):
+            answer = self._refusing_answer(line)
+            if answer is None:
+                return
+            sock.sendall(plain(answer))
 
     def _refusing_answer(self, line: bytes) -> bytes | None:
         """What the refusing server says: STARTTLS no, any login yes."""

@@ -89,7 +89,9 @@ async def checked_addresses(
 def _tls_error(host: str, error: ssl.SSLError) -> TLSError:
     if isinstance(error, ssl.SSLCertVerificationError):
         detail = error.verify_message or str(error)
-        return TLSError(f"The TLS certificate of {host} is not valid for it: {detail}.")
+        return TLSError(
+            f"The TLS certificate of {host} is not valid for it: {detail}.", certificate=True
+        )
     return TLSError(f"The TLS handshake with {host} failed: {error.reason or error}.")
 
 

@@ -5,7 +5,7 @@ the sources the options turn on, in the order of :data:`SOURCES` (then a registr
 ``extra_sources``), until one answers. Thunderbird and Thunderbird for Android try
 theirs in this order: the provider's own autoconfig file, the well-known URL, the ISPDB
 for the domain, the MX hosts against known platforms, the ISPDB by MX host, SRV
-records, then Exchange Autodiscover.
+records, then Exchange Autodiscover; guessing comes last.
 
 Adding a bundled source is one module (see :mod:`mailsettings.sources.base` and
 ``docs/writing-a-source.md``), one entry in :data:`SOURCES`, one
@@ -18,6 +18,7 @@ from .autoconfig import ISPDB_MX
 from .autoconfig import SOURCES as AUTOCONFIG_DOMAIN_SOURCES
 from .autodiscover import AutodiscoverSource
 from .base import BaseSource, Context, DiscoverySource
+from .guess import GuessSource
 from .mx import MxSource
 from .srv import SrvSource
 
@@ -29,6 +30,7 @@ SOURCES: tuple[DiscoverySource, ...] = (
     ISPDB_MX,
     SrvSource(),
     AutodiscoverSource(),
+    GuessSource(),  # last: it probes servers
 )
 """The bundled sources, in the order they are asked."""
 
