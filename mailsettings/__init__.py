@@ -14,7 +14,6 @@ Nothing is loaded at import: the database is read on the first lookup.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -47,11 +46,17 @@ from .models import (
     Source,
     Status,
 )
-from .registry import DEFAULT_CONCURRENCY, Registry
+from .registry import DEFAULT_CONCURRENCY, Registry, default_registry
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from typing_extensions import Unpack
 
+    from .access.django import django_email_settings
+    from .access.probe import ProbeResult, aprobe, probe
+    from .access.stdlib import connect_imap, connect_pop3, connect_smtp
+    from .access.verify import ProtocolCheck, Verification, averify, verify
     from .options import LookupOptions
 
 __all__ = [
@@ -71,7 +76,9 @@ __all__ = [
     "MailSettingsError",
     "NoMailError",
     "PasswordKind",
+    "ProbeResult",
     "Protocol",
+    "ProtocolCheck",
     "ProtocolError",
     "Provider",
     "ProviderNotFoundError",
@@ -81,38 +88,33 @@ __all__ = [
     "Source",
     "Status",
     "TLSError",
+    "Verification",
     "__version__",
     "alookup",
     "alookup_many",
+    "aprobe",
+    "averify",
+    "connect_imap",
+    "connect_pop3",
+    "connect_smtp",
     "default_registry",
+    "django_email_settings",
     "lookup",
     "lookup_many",
+    "probe",
     "providers",
+    "verify",
 ]
-
-_default: Registry | None = None
-_default_lock = threading.Lock()
-
-
-def default_registry() -> Registry:
-    """The shared registry behind :func:`lookup`: the bundled database, default options."""
-    global _default  # noqa: PLW0603 - built on first use, never at import
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Registry()
-    return _default
-
 
 def lookup(address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
     """Return the mail settings for ``address`` (see :meth:`Registry.lookup` for the options)."""
-    registry = _default or default_registry()
+    registry = default_registry()
     return registry.lookup(address, **options) if options else registry.lookup(address)
 
 
 async def alookup(address: str, /, **options: Unpack[LookupOptions]) -> LookupResult:
     """Asynchronous twin of :func:`lookup`."""
-    return await (_default or default_registry()).alookup(address, **options)
+    return await default_registry().alookup(address, **options)
 
 
 def lookup_many(
@@ -127,7 +129,7 @@ def lookup_many(
     >>> [type(r).__name__ for r in lookup_many(["a@qq.com", "bad@@address", "b@qq.com"])]
     ['LookupResult', 'InvalidAddressError', 'LookupResult']
     """
-    registry = _default or default_registry()
+    registry = default_registry()
     return registry.lookup_many(addresses, concurrency=concurrency, **options)
 
 
@@ -139,7 +141,7 @@ async def alookup_many(
     **options: Unpack[LookupOptions],
 ) -> list[LookupResult | MailSettingsError]:
     """Asynchronous twin of :func:`lookup_many`."""
-    registry = _default or default_registry()
+    registry = default_registry()
     return await registry.alookup_many(addresses, concurrency=concurrency, **options)
 
 
@@ -149,10 +151,20 @@ def providers() -> Iterator[Provider]:
 
 
 def __getattr__(name: str) -> object:
-    # ``LookupOptions`` combines every source's option group: importing it imports the
-    # (network-free) source modules, which a plain lookup never needs.
+    # Public names imported on first use: a plain lookup needs none of their modules.
+    module: ModuleType
     if name == "LookupOptions":
-        from .options import LookupOptions
-
-        return LookupOptions
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from . import options as module
+    elif name in ("ProbeResult", "aprobe", "probe"):
+        from .access import probe as module  # type: ignore[no-redef]
+    elif name in ("ProtocolCheck", "Verification", "averify", "verify"):
+        from .access import verify as module  # type: ignore[no-redef]
+    elif name in ("connect_imap", "connect_pop3", "connect_smtp"):
+        from .access import stdlib as module  # type: ignore[no-redef]
+    elif name == "django_email_settings":
+        from .access import django as module  # type: ignore[no-redef]
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value  # found once; later reads do not come here
+    return value

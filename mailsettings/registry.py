@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .options import LookupOptions
     from .sources.base import DiscoverySource
 
-__all__ = ["DEFAULT_CONCURRENCY", "Registry"]
+__all__ = ["DEFAULT_CONCURRENCY", "Registry", "default_registry"]
 
 DEFAULT_CONCURRENCY = 20
 """How many lookups :meth:`Registry.lookup_many` runs at once unless told otherwise."""
@@ -357,3 +357,20 @@ class Registry:
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
         return [outcomes[key] if isinstance(key, str) else key for key in keys]
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The shared registry behind :func:`mailsettings.lookup`: the bundled database, default options.
+
+    Built on first use, never at import.
+    """
+    global _default  # noqa: PLW0603 - built on first use, never at import
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Registry()
+    return _default

@@ -63,7 +63,10 @@ def test_guess_is_the_last_source_and_off_by_default(
 
 
 def test_a_certificate_for_other_names_does_not_count(
-    mail_servers_factory: object, names: Dnsmasq, start_dnsmasq: type[Dnsmasq], mail_servers: MailServers
+    mail_servers_factory: object,
+    names: Dnsmasq,
+    start_dnsmasq: type[Dnsmasq],
+    mail_servers: MailServers,
 ) -> None:
     # other.test's names resolve to the same servers, whose certificate does not cover them.
     other = start_dnsmasq([f"--address=/other.test/{MAIL_HOST}"])
@@ -78,8 +81,13 @@ def test_a_server_without_tls_is_named_but_not_returned(
     imap, smtp = hostile_mail_server("no-tls", "imap"), hostile_mail_server("no-tls", "smtp")
     unused = hostile_mail_server("silent", "imap").port  # nothing answers on the other ports
     port_map = {993: unused, 143: imap.port, 995: unused, 110: unused, 465: unused, 587: smtp.port}
-    plain = Registry(guess=True, resolver=names.resolver(), allow_private_networks=True,
-                     port_map=port_map, timeout=3)
+    plain = Registry(
+        guess=True,
+        resolver=names.resolver(),
+        allow_private_networks=True,
+        port_map=port_map,
+        timeout=3,
+    )
     with pytest.raises(ProviderNotFoundError) as caught:
         plain.lookup("a@plain.test")
     assert "guessing found no usable server" in str(caught.value)
@@ -100,8 +108,13 @@ def test_silent_candidates_end_within_the_budget(
     port_map = dict.fromkeys((993, 143, 995, 110, 465, 587), silent.port)
     started = time.monotonic()
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the outcome is checked below
-        Registry(guess=True, resolver=names.resolver(), allow_private_networks=True,
-                 port_map=port_map, timeout=1.0).lookup("a@silent.test")
+        Registry(
+            guess=True,
+            resolver=names.resolver(),
+            allow_private_networks=True,
+            port_map=port_map,
+            timeout=1.0,
+        ).lookup("a@silent.test")
     elapsed = time.monotonic() - started
     assert "timed-out" in str(caught.value) or "budget" in str(caught.value)
     assert elapsed < 3 * 1.0 + 1

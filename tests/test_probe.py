@@ -19,8 +19,11 @@ from mailsettings.access.probe import ProbeFailure, ProbeResult, aprobe, probe
 def names(start_dnsmasq: type[Dnsmasq]) -> Dnsmasq:
     """The test domain's names at the mail servers' address; ``nowhere.test`` does not exist."""
     return start_dnsmasq(
-        [f"--address=/{DOMAIN}/{MAIL_HOST}", "--address=/hostile.test/127.0.0.1",
-         "--address=/nowhere.test/"]
+        [
+            f"--address=/{DOMAIN}/{MAIL_HOST}",
+            "--address=/hostile.test/127.0.0.1",
+            "--address=/nowhere.test/",
+        ]
     )
 
 
@@ -80,8 +83,11 @@ def test_mechanisms_before_tls_are_not_reported_as_after(
 def test_the_default_policy_refuses_a_private_address_without_connecting(
     mail_servers: MailServers, names: Dnsmasq
 ) -> None:
-    found = probe(server("imap", f"imap.{DOMAIN}", 993, "ssl"), resolver=names.resolver(),
-                  port_map=mail_servers.port_map)
+    found = probe(
+        server("imap", f"imap.{DOMAIN}", 993, "ssl"),
+        resolver=names.resolver(),
+        port_map=mail_servers.port_map,
+    )
     assert found.failure is ProbeFailure.NOT_ALLOWED and not found.reachable
     assert "127.0.0.25" in (found.error or "")
 
@@ -91,8 +97,12 @@ def test_the_default_policy_refuses_a_private_address_without_connecting(
     [("imap.nowhere.test", ProbeFailure.DOES_NOT_RESOLVE), ("127.0.0.1", ProbeFailure.REFUSED)],
 )
 def test_unreachable_servers(names: Dnsmasq, host: str, failure: ProbeFailure) -> None:
-    found = probe(server("imap", host, 1, "ssl"), resolver=names.resolver(),
-                  allow_private_networks=True, timeout=3)
+    found = probe(
+        server("imap", host, 1, "ssl"),
+        resolver=names.resolver(),
+        allow_private_networks=True,
+        timeout=3,
+    )
     assert found.failure is failure and not found.reachable
 
 
