@@ -114,7 +114,7 @@ class ProbeResult(BaseModel):
         if self.certificate_expires is not None:
             parts.append(f"certificate valid until {self.certificate_expires:%Y-%m-%d}")
         elif self.certificate_verified is False:
-            parts.append("certificate not valid for the host")
+            parts.append("certificate not verified")
         if self.sasl_mechanisms:
             parts.append("SASL " + " ".join(self.sasl_mechanisms))
         if self.failure is not None:

@@ -90,7 +90,7 @@ def _tls_error(host: str, error: ssl.SSLError) -> TLSError:
     if isinstance(error, ssl.SSLCertVerificationError):
         detail = error.verify_message or str(error)
         return TLSError(
-            f"The TLS certificate of {host} is not valid for it: {detail}.", certificate=True
+            f"The TLS certificate of {host} could not be verified: {detail}.", certificate=True
         )
     return TLSError(f"The TLS handshake with {host} failed: {error.reason or error}.")
 
