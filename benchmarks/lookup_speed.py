@@ -17,6 +17,7 @@ and for unknown domains a function that raises
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import statistics
 import timeit
@@ -49,7 +50,7 @@ COUNT = 20_000
 
 def inputs(kind: str) -> list[str]:
     """The addresses of one kind of input."""
-    spelled = {
+    spellings: dict[str, Callable[[int, str], str]] = {
         "canonical": lambda i, d: f"user{i}@{d}",
         "upper case": lambda i, d: f"user{i}@{d.upper()}",
         "mixed case": lambda i, d: f"User{i}@{d[:1].upper()}{d[1:]}",
@@ -57,7 +58,8 @@ def inputs(kind: str) -> list[str]:
         "full-width @": lambda i, d: f"user{i}＠{d}",
         "IDN, upper case": lambda i, d: f"user{i}@BÜCHER-{i % 15}.EXAMPLE",
         "unknown domain": lambda i, d: f"user{i}@unknown-{i % 15}.example",
-    }[kind]
+    }
+    spelled = spellings[kind]
     return [spelled(i, DOMAINS[i % len(DOMAINS)]) for i in range(COUNT)]
 
 
@@ -81,10 +83,8 @@ def loop_time(function: Callable[[str], object], items: list[str], catch: bool) 
 
         def run() -> None:
             for item in items:
-                try:
+                with contextlib.suppress(ProviderNotFoundError):
                     function(item)
-                except ProviderNotFoundError:
-                    pass
 
     else:
 
@@ -138,10 +138,8 @@ def main() -> None:
         unknown = kind == "unknown domain"
         reference = raising_floor if unknown else floor
         for item in items:  # warm: every domain's result (or outcome) built once
-            try:
+            with contextlib.suppress(ProviderNotFoundError):
                 lookup(item)
-            except ProviderNotFoundError:
-                pass
         ratios, ours, base = [], [], []
         for _ in range(args.rounds):
             b = loop_time(reference, items, unknown)
