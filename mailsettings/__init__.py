@@ -156,13 +156,13 @@ def __getattr__(name: str) -> object:
     if name == "LookupOptions":
         from . import options as module
     elif name in ("ProbeResult", "aprobe", "probe"):
-        from .access import probe as module  # type: ignore[no-redef]
+        from .access import probe as module
     elif name in ("ProtocolCheck", "Verification", "averify", "verify"):
-        from .access import verify as module  # type: ignore[no-redef]
+        from .access import verify as module
     elif name in ("connect_imap", "connect_pop3", "connect_smtp"):
-        from .access import stdlib as module  # type: ignore[no-redef]
+        from .access import stdlib as module
     elif name == "django_email_settings":
-        from .access import django as module  # type: ignore[no-redef]
+        from .access import django as module
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(module, name)

@@ -279,7 +279,7 @@ class HostileServer:
                 sock.sendall(ready)
                 self._hold(sock)
                 return
-            if self.protocol == "smtp" and words[:1] == [b"EHLO"]:
+            if self.protocol == "smtp" and [w.upper() for w in words[:1]] == [b"EHLO"]:
                 sock.sendall(b"250-hostile.test\r\n250 STARTTLS\r\n")
 
 
