@@ -48,14 +48,14 @@ def test_the_guides_source_is_a_discovery_source() -> None:
 
 def test_an_extra_source_answers_after_the_bundled_ones(txt_dns: Dnsmasq) -> None:
     registry = Registry(extra_sources=[TxtSource()], resolver=txt_dns.resolver())
-    result = registry.lookup("jane@corp.test", txt=True, mx=True)
+    result = registry.lookup("jane@corp.test", txt=True, mx=True)  # type: ignore[call-arg]
     assert result.source is Source.APPLICATION
     assert not result.trusted and "TXT record" in result.warnings[0]
     assert [(s.protocol.value, s.host, s.port) for s in result.servers] == [
         ("imap", "imap.corp.test", 993),
         ("smtp", "smtp.corp.test", 465),
     ]
-    again = asyncio.run(registry.alookup("jane@corp.test", txt=True))
+    again = asyncio.run(registry.alookup("jane@corp.test", txt=True))  # type: ignore[call-arg]
     assert again.servers == result.servers
 
 
@@ -66,7 +66,7 @@ def test_an_extra_sources_options_are_checked_and_named_when_not_found(txt_dns: 
     with pytest.raises(TypeError, match="unknown lookup option"):
         mailsettings.Registry().lookup("jane@corp.test", txt=True)  # type: ignore[call-arg]
     with pytest.raises(ProviderNotFoundError) as caught:
-        registry.lookup("jane@other.test", txt=True)
+        registry.lookup("jane@other.test", txt=True)  # type: ignore[call-arg]
     assert caught.value.tried == ("bundled database", "TXT")
     assert "no _mailsettings TXT record" in str(caught.value)
 
@@ -82,7 +82,7 @@ def test_a_source_that_breaks_fails_only_its_own_domain() -> None:
             raise LookupError("a bug")
 
     registry = Registry(extra_sources=[Broken()])
-    outcomes = registry.lookup_many(["a@qq.com", "b@nowhere.test"], txt=True)
+    outcomes = registry.lookup_many(["a@qq.com", "b@nowhere.test"], txt=True)  # type: ignore[call-arg]
     assert isinstance(outcomes[0], mailsettings.LookupResult)
     assert isinstance(outcomes[1], mailsettings.DiscoveryError)
     assert "(broken source: failed unexpectedly (LookupError: a bug))" in str(outcomes[1])
