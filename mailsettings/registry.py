@@ -17,11 +17,12 @@ An application can add or override providers:
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .address import Address, is_plain_local_part, parse_address
+from .bulk import DEFAULT_WINDOW, astream, stream
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
 from .options import LookupOptions, Options
@@ -318,6 +319,62 @@ class Registry:
 
         await asyncio.gather(*(worker() for _ in range(min(limit, len(pending)))))
         return [outcomes[item] if isinstance(item, str) else item for item in parsed]
+
+    def lookup_stream(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        window: int = DEFAULT_WINDOW,
+        **options: Unpack[LookupOptions],
+    ) -> Iterator[LookupResult | MailSettingsError]:
+        """Look addresses up as they come: each one's outcome, in input order.
+
+        Like :meth:`lookup_many`, but an iterator that reads ``addresses`` only as it
+        goes and holds at most ``window`` of them, so memory stays flat however long
+        the input is and the first outcome comes out at once. At most ``window``
+        lookups run at once (in threads); addresses at one domain among those held
+        share one lookup. Each outcome is the address's
+        :class:`~mailsettings.LookupResult` or the
+        :class:`~mailsettings.MailSettingsError` it raised.
+
+        >>> outcomes = Registry().lookup_stream(["a@qq.com", "bad@@address", "b@163.com"])
+        >>> [getattr(o, "domain", type(o).__name__) for o in outcomes]
+        ['qq.com', 'InvalidAddressError', '163.com']
+        """
+        settings = self._options.merged(options) if options else self._options
+        return stream(
+            lambda address: self._lookup(address, settings),
+            addresses,
+            window=window,
+            answer_now=self._answer_now(settings),
+        )
+
+    def alookup_stream(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        window: int = DEFAULT_WINDOW,
+        **options: Unpack[LookupOptions],
+    ) -> AsyncIterator[LookupResult | MailSettingsError]:
+        """Asynchronous twin of :meth:`lookup_stream` (``async for``; lookups are asyncio tasks)."""
+        settings = self._options.merged(options) if options else self._options
+        return astream(
+            lambda address: self._alookup(address, settings),
+            addresses,
+            window=window,
+            answer_now=self._answer_now(settings),
+        )
+
+    def _answer_now(self, options: Options) -> Callable[[Address], LookupResult | None]:
+        """What a stream answers without waiting.
+
+        The bundled database, and every lookup when no network source is on.
+        """
+        if self._sources(options):
+            return self._known
+        return lambda address: self._lookup(address, options)
 
     @staticmethod
     def _group(
