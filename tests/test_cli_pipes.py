@@ -32,7 +32,7 @@ def environment(**changes: str) -> dict[str, str]:
 
 
 def read_line(stream: IO[bytes], timeout: float = 30.0) -> bytes:
-    """One line from a child's output, failing (not hanging) if none comes."""
+    """One line from a child's unbuffered output, failing (not hanging) if none comes."""
     ready, _, _ = select.select([stream], [], [], timeout)
     assert ready, f"no output within {timeout} s"
     return stream.readline()
@@ -114,6 +114,7 @@ def test_bulk_writes_the_first_row_before_the_input_ends() -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,  # what select() sees is all there is: nothing waits in a buffer here
     ) as child:
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write(b"a@qq.com\n")
@@ -136,6 +137,7 @@ def test_bulk_reads_its_input_as_it_goes() -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,
     ) as child:
         assert child.stdin is not None and child.stdout is not None
         child.stdin.writelines(lines[:1000])

@@ -165,10 +165,17 @@ def test_one_lookup_per_domain_among_the_inputs_held() -> None:
         "d@missing.example",
         "e@missing.example",
     ]
+    all_read = threading.Event()
+
+    def every_input() -> Iterator[str]:
+        yield from inputs
+        all_read.set()
+
     taken: list[LookupResult | MailSettingsError] = []
-    taker = threading.Thread(target=lambda: taken.extend(stream(recorder, inputs, window=8)))
+    taker = threading.Thread(target=lambda: taken.extend(stream(recorder, every_input(), window=8)))
     taker.start()
-    wait_for(recorder, 2)  # every input is held before either lookup ends
+    assert all_read.wait(30)  # every input is held before either lookup ends
+    wait_for(recorder, 2)
     recorder.release.set()
     taker.join(30)
     outcomes = taken
