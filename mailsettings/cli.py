@@ -26,9 +26,9 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, NamedTuple, Protocol, TextIO
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
-from . import __version__
+from ._version import __version__
 from .cli_input import ColumnError, Entry, InputReader, entries_from_argument
 from .cli_output import (
     EXIT_FOUND,
@@ -45,6 +45,9 @@ from .cli_output import (
 from .errors import MailSettingsError, ProviderNotFoundError
 from .languages import is_language_tag, language_from_environment
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .option import Spec
 
 __all__ = ["main"]
 
@@ -103,35 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     discovery = parser.add_argument_group(
         "discovery", "for domains the database does not know (the database is always asked first)"
     )
-    discovery.add_argument(
-        "--mx", action="store_true", help="match the domain's MX records against known platforms"
-    )
-    discovery.add_argument(
-        "--srv", action="store_true", help="read the domain's RFC 6186 SRV records"
-    )
-    discovery.add_argument(
-        "--autoconfig",
-        action="store_true",
-        help="ask the provider's autoconfig file, the well-known URL and Thunderbird's ISPDB, "
-        "by domain and by MX host (MX platforms are matched only with --mx)",
-    )
-    discovery.add_argument(
-        "--ispdb-url", metavar="URL", help="base URL of the ISPDB (the domain is appended)"
-    )
+    for flag, spec in discovery_flags().items():  # one per option group entry with a flag
+        if spec.kind is bool:
+            discovery.add_argument(flag, action="store_true", dest=spec.name, help=spec.option.help)
+        else:
+            discovery.add_argument(
+                flag,
+                dest=spec.name,
+                type=float if spec.kind is float else str,
+                metavar=spec.option.metavar or "VALUE",
+                help=spec.option.help,
+            )
     discovery.add_argument(
         "--ca-file",
         metavar="PEM",
-        help="trust the certificate authorities in this file for autoconfig fetches",
-    )
-    discovery.add_argument(
-        "--allow-http",
-        action="store_true",
-        help="allow plain-HTTP autoconfig URLs (results are marked untrusted)",
-    )
-    discovery.add_argument(
-        "--allow-private-networks",
-        action="store_true",
-        help="allow autoconfig fetches from loopback and private addresses (testing, intranets)",
+        help="trust the certificate authorities in this file (for HTTPS and mail servers)",
     )
     discovery.add_argument(
         "--dns-server",
@@ -139,12 +128,6 @@ def _parser() -> argparse.ArgumentParser:
         dest="dns_servers",
         metavar="HOST[:PORT]",
         help="ask this name server (an IP address; [IPv6]:PORT with a port); repeatable",
-    )
-    discovery.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="time budget of each lookup (default 10)",
     )
     bulk = parser.add_argument_group("bulk mode")
     bulk.add_argument(
@@ -193,33 +176,52 @@ def parse_dns_server(text: str) -> tuple[str, int]:
     return str(address), number
 
 
+def discovery_flags() -> dict[str, Spec]:
+    """The command-line flags derived from the lookup options (``--name-with-dashes``).
+
+    Every option whose :class:`~mailsettings.option.Option` has ``flag=True`` and is a
+    ``bool``, ``str`` or ``float``; ``--dns-server`` and ``--ca-file`` are written by hand
+    (they build a resolver and an SSL context).
+    """
+    from .option import option_specs
+    from .options import LookupOptions
+
+    return {
+        "--" + name.replace("_", "-"): spec
+        for name, spec in option_specs(LookupOptions).items()
+        if spec.option.flag and spec.kind in (bool, str, float)
+    }
+
+
+def _switches(name: str) -> list[str]:
+    """The flags of the sources that read option ``name`` (none: the option is the lookup's own)."""
+    from .sources import SOURCES
+
+    flags = []
+    for source in SOURCES:
+        switch = getattr(source, "switch", None)
+        if name in source.options.__annotations__ and switch and switch != name:
+            flags.append("--" + switch.replace("_", "-"))
+    return list(dict.fromkeys(flags))
+
+
 def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
     """The lookup options the flags ask for (exits with code 2 on invalid flags)."""
-    options: dict[str, Any] = {
-        name: True for name in ("mx", "srv", "autoconfig") if getattr(args, name)
-    }
-    if args.timeout is not None:
-        if not (math.isfinite(args.timeout) and args.timeout > 0):
-            parser.error("--timeout must be a positive number of seconds")
-        options["timeout"] = args.timeout
-    autoconfig_flags = [
-        flag
-        for flag, value in (
-            ("--ispdb-url", args.ispdb_url),
-            ("--ca-file", args.ca_file),
-            ("--allow-http", args.allow_http),
-            ("--allow-private-networks", args.allow_private_networks),
-        )
-        if value
-    ]
-    if autoconfig_flags and not args.autoconfig:
-        parser.error(f"{autoconfig_flags[0]} needs --autoconfig")
-    if args.ispdb_url:
-        options["ispdb_url"] = args.ispdb_url
-    if args.allow_http:
-        options["allow_http"] = True
-    if args.allow_private_networks:
-        options["allow_private_networks"] = True
+    from .option import defaults, option_specs
+    from .options import LookupOptions
+    from .sources import SOURCES
+
+    options: dict[str, Any] = {}
+    given: dict[str, str] = {}  # option -> its flag, for the messages
+    for flag, spec in discovery_flags().items():
+        value = getattr(args, spec.name)
+        if value is None or value is False:
+            continue
+        try:
+            options[spec.name] = spec.check(spec.name, value)
+        except (TypeError, ValueError) as error:
+            parser.error(f"{flag}: {error}")
+        given[spec.name] = flag
     if args.ca_file:
         import ssl
 
@@ -227,9 +229,8 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
             options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
         except (OSError, ssl.SSLError) as error:
             parser.error(f"--ca-file {args.ca_file}: {error}")
+        given["ssl_context"] = "--ca-file"
     if args.dns_servers:
-        if not options:
-            parser.error("--dns-server needs --mx, --srv or --autoconfig")
         try:
             servers = [parse_dns_server(text) for text in args.dns_servers]
         except ValueError as error:
@@ -237,16 +238,24 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
         from .net.dns import resolver_for
 
         options["resolver"] = resolver_for(servers)
+        given["resolver"] = "--dns-server"
+    # A flag that no source the other flags turn on would read is a mistake: say so.
+    settings = {**defaults(option_specs(LookupOptions)), **options}
+    on = [source for source in SOURCES if source.enabled(settings)]
+    for name, flag in given.items():
+        switches = _switches(name)
+        if switches and not any(name in source.options.__annotations__ for source in on):
+            wanted = ", ".join(switches[:-1]) + " or " + switches[-1] if len(switches) > 1 else switches[0]
+            parser.error(f"{flag} needs {wanted}")
     return options
-
-
-_DISCOVERY_FLAGS = (("mx", "--mx"), ("srv", "--srv"), ("autoconfig", "--autoconfig"))
-"""The discovery options and their flags, for the "not found" hint."""
 
 
 def _not_found_hint(options: dict[str, Any]) -> Callable[[MailSettingsError], str]:
     """What a "not found" message adds: the discovery flags not used yet."""
-    unused = [flag for name, flag in _DISCOVERY_FLAGS if not options.get(name)]
+    from .sources import SOURCES
+
+    switches = dict.fromkeys(getattr(source, "switch", "") for source in SOURCES)
+    unused = ["--" + name.replace("_", "-") for name in switches if name and not options.get(name)]
     suggestion = " or ".join([", ".join(unused[:-1]), unused[-1]] if len(unused) > 1 else unused)
 
     def hint(error: MailSettingsError) -> str:

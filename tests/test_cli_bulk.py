@@ -253,7 +253,7 @@ def test_a_bulk_table_shows_failures_in_the_output(
     assert code == 0 and err == ""
     assert "imap.qq.com:993" in out
     assert "nobody@unknown-domain.example: not-found" in out
-    assert "Try --mx, --srv or --autoconfig." in out
+    assert "Try --autoconfig, --mx, --srv, --autodiscover or --guess." in out
 
 
 def test_an_empty_input_gives_the_header_only(

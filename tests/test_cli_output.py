@@ -143,7 +143,11 @@ def test_an_address_list_argument(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_not_found_names_every_discovery_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nobody@unknown-domain.example"]) == 1
-    assert capsys.readouterr().err.strip().endswith("Try --mx, --srv or --autoconfig.")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("Try --autoconfig, --mx, --srv, --autodiscover or --guess.")
+    )
 
 
 def test_not_found_names_only_the_flags_not_used(
@@ -153,9 +157,9 @@ def test_not_found_names_only_the_flags_not_used(
     assert main(["--mx", *server, "a@nomatch.test"]) == 1
     message = capsys.readouterr().err
     assert "mx1.nowhere.example" in message
-    assert message.strip().endswith("Try --srv or --autoconfig.")
+    assert message.strip().endswith("Try --autoconfig, --srv, --autodiscover or --guess.")
     assert main(["--mx", "--srv", *server, "a@nomatch.test"]) == 1
-    assert capsys.readouterr().err.strip().endswith("Try --autoconfig.")
+    assert capsys.readouterr().err.strip().endswith("Try --autoconfig, --autodiscover or --guess.")
     # A definite answer (the domain does not exist) suggests nothing.
     assert main(["--mx", *server, "a@no-such-domain.test"]) == 1
     assert "Try" not in capsys.readouterr().err

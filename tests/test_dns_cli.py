@@ -107,7 +107,10 @@ def test_parse_dns_server() -> None:
     ("args", "message"),
     [
         (["--dns-server", "dns.example", "--mx", "a@x.test"], "expected an IP address"),
-        (["--dns-server", "127.0.0.1", "a@x.test"], "needs --mx, --srv or --autoconfig"),
+        (
+            ["--dns-server", "127.0.0.1", "a@x.test"],
+            "needs --autoconfig, --mx, --srv, --autodiscover or --guess",
+        ),
         (["--mx", "--timeout", "0", "a@x.test"], "--timeout"),
         (["--mx", "--timeout", "nan", "a@x.test"], "--timeout"),
         (["--column", "2", "a@x.test"], "--column applies to --bulk"),
