@@ -138,7 +138,14 @@ def test_a_domain_left_out_twice_is_refused(tmp_path: Path) -> None:
         conformance.load_left_out(path)
 
 
-def test_the_data_has_more_domains_than_both_references_together() -> None:
+def test_a_domain_left_out_without_a_reason_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "left-out.toml"
+    path.write_text('[[left_out]]\nreason = " "\ndomains = ["x.example"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x\.example left out without a reason"):
+        conformance.load_left_out(path)
+
+
+def test_the_data_has_more_domains_than_the_references_together() -> None:
     require_shared(*conformance.SHARED_FOLDERS)
     bundled = _bundled_domains()
     listed = _reference_domains()

@@ -644,6 +644,8 @@ def load_left_out(path: Path = LEFT_OUT) -> dict[str, str]:
     """Domain -> why the bundled data leaves it out, from ``tools/left-out.toml``."""
     reasons: dict[str, str] = {}
     for group in tomllib.loads(path.read_text(encoding="utf-8"))["left_out"]:
+        if not str(group.get("reason", "")).strip():
+            raise ValueError(f"{path.name}: {', '.join(group['domains'])} left out without a reason")
         for domain in group["domains"]:
             if domain in reasons:
                 raise ValueError(f"{path.name}: {domain} is listed twice")
