@@ -20,19 +20,21 @@ def test_coverage_page_is_current() -> None:
     assert committed == coverage_page.render(PROVIDERS), "run: python tools/coverage_page.py"
 
 
-# The target: at least 1,500 distinct domains and 250 providers or platforms.
+# The first coverage target: at least 1,500 distinct domains and 250 providers or platforms.
+# The next one (2,000 domains, 330 providers) is not reached yet: no more sourced entries were
+# found, so only the floor below is asserted.
 TARGET_DOMAINS = 1500
 TARGET_PROVIDERS = 250
 # The database's floor: it only rises (raise it as verified entries are added, never lower it).
-MINIMUM_DOMAINS = 1600
-MINIMUM_PROVIDERS = 295
+MINIMUM_DOMAINS = 1655
+MINIMUM_PROVIDERS = 313
 
 
 # Sourcing floors (raise them as help pages and references are read, never lower them). The
 # targets are half of the providers with the provider's own help page and 60% with two or more
 # independent references; the data is below both, so only the floors are asserted.
-MINIMUM_HELP_URLS = 74
-MINIMUM_TWO_REFERENCES = 65
+MINIMUM_HELP_URLS = 82
+MINIMUM_TWO_REFERENCES = 100
 
 
 def test_sourcing_does_not_shrink() -> None:
