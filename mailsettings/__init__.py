@@ -14,10 +14,11 @@ Nothing is loaded at import: the database is read on the first lookup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ._version import __version__
+from .bulk import DEFAULT_WINDOW
 from .errors import (
     AppPasswordRequiredError,
     AuthenticationError,
@@ -92,6 +93,7 @@ __all__ = [
     "__version__",
     "alookup",
     "alookup_many",
+    "alookup_stream",
     "aprobe",
     "averify",
     "connect_imap",
@@ -101,6 +103,7 @@ __all__ = [
     "django_email_settings",
     "lookup",
     "lookup_many",
+    "lookup_stream",
     "probe",
     "providers",
     "verify",
@@ -143,6 +146,36 @@ async def alookup_many(
     """Asynchronous twin of :func:`lookup_many`."""
     registry = default_registry()
     return await registry.alookup_many(addresses, concurrency=concurrency, **options)
+
+
+def lookup_stream(
+    addresses: Iterable[str],
+    /,
+    *,
+    window: int = DEFAULT_WINDOW,
+    **options: Unpack[LookupOptions],
+) -> Iterator[LookupResult | MailSettingsError]:
+    """Look addresses up as they come, in input order (see :meth:`Registry.lookup_stream`).
+
+    >>> for outcome in lookup_stream(["a@qq.com", "not an address"]):
+    ...     print(type(outcome).__name__)
+    LookupResult
+    InvalidAddressError
+    """
+    registry = default_registry()
+    return registry.lookup_stream(addresses, window=window, **options)
+
+
+def alookup_stream(
+    addresses: Iterable[str],
+    /,
+    *,
+    window: int = DEFAULT_WINDOW,
+    **options: Unpack[LookupOptions],
+) -> AsyncIterator[LookupResult | MailSettingsError]:
+    """Asynchronous twin of :func:`lookup_stream` (``async for``)."""
+    registry = default_registry()
+    return registry.alookup_stream(addresses, window=window, **options)
 
 
 def providers() -> Iterator[Provider]:

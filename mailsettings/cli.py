@@ -1,151 +1,126 @@
 """Command line: ``mailsettings ADDRESS...`` and ``python -m mailsettings ADDRESS...``.
 
-Exit codes: 0 found, 1 not found, 2 invalid input, 3 could not be determined
-(a temporary failure); with several addresses the highest code wins.
+Addresses come from the arguments or, with ``--bulk FILE`` (``-`` for standard input),
+from a file read as a stream: one address, domain or address list per line, or per
+CSV record with ``--column``. Output is a table, CSV or JSON lines (``--format``).
 
-``--mx``/``--srv`` turn on DNS discovery, ``--dns-server``/``--timeout`` tune it, and
-``--bulk FILE`` (``-`` for standard input) looks up one address per line and writes
-CSV or JSON lines.
+Exit status: for ADDRESS arguments 0 found, 1 not found, 2 invalid input, 3 could not
+be determined (a temporary failure), the highest code winning; a bulk run exits 0 when
+every line produced a row (each row says its status) and 2 for a usage error or
+unreadable input, or with ``--strict`` the highest row's code. A closed standard
+output ends the program silently with status 141, as tools killed by SIGPIPE do.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import io
 import ipaddress
 import json
 import math
+import os
 import re
+import shutil
+import stat
 import sys
-import unicodedata
-from collections.abc import Sequence
-from typing import Any, TextIO
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
-from . import __version__
-from .address import parse_address
-from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
-from .models import EMAILADDRESS, EMAILDOMAIN, EMAILLOCALPART, LookupResult, PasswordKind, Server
+from ._version import __version__
+from .cli_input import ColumnError, Entry, InputReader, entries_from_argument
+from .cli_output import (
+    EXIT_FOUND,
+    EXIT_INVALID,
+    CsvWriter,
+    JsonLinesWriter,
+    Outcome,
+    Progress,
+    TableWriter,
+    clean,
+    csv_cell,
+    exit_code,
+)
+from .errors import MailSettingsError, ProviderNotFoundError
+from .languages import is_language_tag, language_from_environment
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .option import Spec
 
 __all__ = ["main"]
 
-EXIT_FOUND, EXIT_NOT_FOUND, EXIT_INVALID, EXIT_UNDETERMINED = 0, 1, 2, 3
+EXIT_PIPE_CLOSED = 141
+"""Standard output was closed early (128 + SIGPIPE), e.g. by ``| head -1``."""
+EXIT_INTERRUPTED = 130
+"""Interrupted with Ctrl-C (128 + SIGINT)."""
+FLUSH_INTERVAL = 0.1
+"""Seconds between flushes of buffered output rows (the first row is flushed at once)."""
 
-_SECURITY_LABEL = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "plain (no TLS)"}
-_PASSWORD_LABEL = {
-    PasswordKind.ACCOUNT: "the account password",
-    PasswordKind.APP_PASSWORD: "an app-specific password",
-    PasswordKind.AUTHORIZATION_CODE: "a client authorization code (授权码), not the web password",
-    PasswordKind.OAUTH2_ONLY: "OAuth2 sign-in only (no password login)",
-}
-_USERNAME_RULE = {
-    EMAILADDRESS: "full address",
-    EMAILLOCALPART: "part before @",
-}
+_EPILOG = """\
+formats:
+  --format table   a report per address (the default, except with --bulk)
+  --format csv     one row per address (the default with --bulk); with --column the
+                   input record's cells come first
+  --format jsonl   one JSON document per address (also --json):
+                   {"address", "status", "result", "error"}
 
-
-def clean(text: str) -> str:
-    r"""Remove control, format (e.g. bidi override) and surrogate characters before printing.
-
-    >>> clean("evil\x1b[31mred\u202e")
-    'evil[31mred'
-    """
-    return "".join(char for char in text if unicodedata.category(char) not in ("Cc", "Cf", "Cs"))
-
-
-def _login(server: Server, address: str | None) -> str:
-    if address is not None:
-        return server.login_for(address)
-    return _USERNAME_RULE.get(server.username, server.username.replace(EMAILDOMAIN, "<domain>"))
-
-
-def format_result(result: LookupResult, address: str | None) -> str:
-    """The human-readable report for one result."""
-    provider = result.provider
-    names = " / ".join(provider.names)
-    lines = [
-        f"{address or result.domain}: {names} [{provider.status.value}]"
-        f" (source: {result.source.value}{', untrusted' if not result.trusted else ''})"
-    ]
-    rows = [("PROTO", "SERVER", "TLS", "LOGIN", "AUTH", "")]
-    for server in result.servers:
-        note = f"(legacy: {server.legacy_reason})" if server.legacy else ""
-        rows.append(
-            (
-                server.protocol.value.upper(),
-                f"{server.host}:{server.port}",
-                _SECURITY_LABEL[server.security.value],
-                _login(server, address),
-                ", ".join(method.value for method in server.auth),
-                note,
-            )
-        )
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append(("  " + "  ".join([*cells, row[5]])).rstrip())
-    lines.append(f"  Password: {_PASSWORD_LABEL[provider.password]}")
-    if provider.instructions:
-        lines.append("  Before logging in:")
-        for number, step in enumerate(provider.instructions, 1):
-            lines.append(f"    {number}. {step.text}" + (f" <{step.url}>" if step.url else ""))
-    if provider.help_url:
-        lines.append(f"  Help: {provider.help_url}")
-    lines.extend(f"  Warning: {warning}" for warning in result.warnings)
-    return clean_lines(lines)
-
-
-def clean_lines(lines: Sequence[str]) -> str:
-    """Join lines, each cleaned of control characters."""
-    return "\n".join(clean(line) for line in lines)
+exit status:
+  ADDRESS arguments: 0 found, 1 not found, 2 invalid input or usage, 3 could not be
+  determined (a temporary failure); with several addresses the highest code wins.
+  --bulk: 0 when every line produced a row (each row has its status), 2 for a usage
+  error or unreadable input; with --strict, the highest code of any row.
+  141: standard output was closed (e.g. piped into head).
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailsettings",
         description="Show the POP3, IMAP and SMTP settings for e-mail addresses or domains.",
-        epilog="Exit codes: 0 found, 1 not found, 2 invalid input, 3 could not be determined.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "addresses", nargs="*", metavar="ADDRESS", help="an e-mail address or a domain"
+        "addresses",
+        nargs="*",
+        metavar="ADDRESS",
+        help="an e-mail address, a domain, or an address list ('Jane <jane@example.com>, ...')",
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document per line instead of a table"
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl"),
+        help="table (default), csv (default with --bulk) or jsonl",
     )
-    parser.add_argument("--list", action="store_true", help="list the known providers")
-    parser.add_argument("--version", action="version", version=f"mailsettings {__version__}")
+    output.add_argument("--json", action="store_true", help="the same as --format jsonl")
+    output.add_argument(
+        "--lang",
+        metavar="TAG",
+        help="language of provider names and instructions, a BCP 47 tag such as zh-CN "
+        "(default: the locale's, as gettext reads it); labels stay English",
+    )
+    output.add_argument("--list", action="store_true", help="list the known providers")
+    output.add_argument("--version", action="version", version=f"mailsettings {__version__}")
     discovery = parser.add_argument_group(
         "discovery", "for domains the database does not know (the database is always asked first)"
     )
-    discovery.add_argument(
-        "--mx", action="store_true", help="match the domain's MX records against known platforms"
-    )
-    discovery.add_argument(
-        "--srv", action="store_true", help="read the domain's RFC 6186 SRV records"
-    )
-    discovery.add_argument(
-        "--autoconfig",
-        action="store_true",
-        help="ask the provider's autoconfig file, the well-known URL and Thunderbird's ISPDB, "
-        "by domain and by MX host (MX platforms are matched only with --mx)",
-    )
-    discovery.add_argument(
-        "--ispdb-url", metavar="URL", help="base URL of the ISPDB (the domain is appended)"
-    )
+    for flag, spec in discovery_flags().items():  # one per option group entry with a flag
+        if spec.kind is bool:
+            discovery.add_argument(flag, action="store_true", dest=spec.name, help=spec.option.help)
+        else:
+            discovery.add_argument(
+                flag,
+                dest=spec.name,
+                type=float if spec.kind is float else str,
+                metavar=spec.option.metavar or "VALUE",
+                help=spec.option.help,
+            )
     discovery.add_argument(
         "--ca-file",
         metavar="PEM",
-        help="trust the certificate authorities in this file for autoconfig fetches",
-    )
-    discovery.add_argument(
-        "--allow-http",
-        action="store_true",
-        help="allow plain-HTTP autoconfig URLs (results are marked untrusted)",
-    )
-    discovery.add_argument(
-        "--allow-private-networks",
-        action="store_true",
-        help="allow autoconfig fetches from loopback and private addresses (testing, intranets)",
+        help="trust the certificate authorities in this file (for HTTPS and mail servers)",
     )
     discovery.add_argument(
         "--dns-server",
@@ -154,22 +129,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST[:PORT]",
         help="ask this name server (an IP address; [IPv6]:PORT with a port); repeatable",
     )
-    discovery.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="time budget of each lookup (default 10)",
-    )
     bulk = parser.add_argument_group("bulk mode")
     bulk.add_argument(
         "--bulk",
         metavar="FILE",
-        help="look up the addresses in FILE, one per line ('-' reads standard input)",
+        help="look up the addresses in FILE as it is read ('-' reads standard input): one "
+        "address, domain or address list per line; blank lines and '#' comments are skipped",
     )
     bulk.add_argument(
-        "--format",
-        choices=("csv", "jsonl"),
-        help="bulk output: CSV (default) or one JSON document per line",
+        "--column",
+        metavar="NAME|N",
+        help="read FILE as CSV and take the addresses from this column: N counts from 1, "
+        "a NAME makes the first row a header",
+    )
+    bulk.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with the highest code of any row instead of 0",
     )
     return parser
 
@@ -200,55 +176,52 @@ def parse_dns_server(text: str) -> tuple[str, int]:
     return str(address), number
 
 
-def _list_providers(registry: Registry, as_json: bool, out: TextIO) -> None:
-    for provider in sorted(registry.providers(), key=lambda p: p.id):
-        if as_json:
-            out.write(json.dumps(provider.model_dump(mode="json"), ensure_ascii=False) + "\n")
-        else:
-            domains = ", ".join(provider.domains[:3]) + (
-                " ..." if len(provider.domains) > 3 else ""
-            )
-            out.write(
-                clean(f"{provider.id:28} {provider.status.value:18} {provider.name} ({domains})")
-                + "\n"
-            )
+def discovery_flags() -> dict[str, Spec]:
+    """The command-line flags derived from the lookup options (``--name-with-dashes``).
+
+    Every option whose :class:`~mailsettings.option.Option` has ``flag=True`` and is a
+    ``bool``, ``str`` or ``float``; ``--dns-server`` and ``--ca-file`` are written by hand
+    (they build a resolver and an SSL context).
+    """
+    from .option import option_specs
+    from .options import LookupOptions
+
+    return {
+        "--" + name.replace("_", "-"): spec
+        for name, spec in option_specs(LookupOptions).items()
+        if spec.option.flag and spec.kind in (bool, str, float)
+    }
 
 
-def _exit_code(error: MailSettingsError) -> int:
-    if isinstance(error, InvalidAddressError):
-        return EXIT_INVALID
-    if isinstance(error, ProviderNotFoundError):
-        return EXIT_NOT_FOUND
-    return EXIT_UNDETERMINED  # DiscoveryError: the answer is unknown
+def _switches(name: str) -> list[str]:
+    """The flags of the sources that read option ``name`` (none: the option is the lookup's own)."""
+    from .sources import SOURCES
+
+    flags = []
+    for source in SOURCES:
+        switch = getattr(source, "switch", None)
+        if name in source.options.__annotations__ and switch and switch != name:
+            flags.append("--" + switch.replace("_", "-"))
+    return list(dict.fromkeys(flags))
 
 
 def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
     """The lookup options the flags ask for (exits with code 2 on invalid flags)."""
-    options: dict[str, Any] = {
-        name: True for name in ("mx", "srv", "autoconfig") if getattr(args, name)
-    }
-    if args.timeout is not None:
-        if not (math.isfinite(args.timeout) and args.timeout > 0):
-            parser.error("--timeout must be a positive number of seconds")
-        options["timeout"] = args.timeout
-    autoconfig_flags = [
-        flag
-        for flag, value in (
-            ("--ispdb-url", args.ispdb_url),
-            ("--ca-file", args.ca_file),
-            ("--allow-http", args.allow_http),
-            ("--allow-private-networks", args.allow_private_networks),
-        )
-        if value
-    ]
-    if autoconfig_flags and not args.autoconfig:
-        parser.error(f"{autoconfig_flags[0]} needs --autoconfig")
-    if args.ispdb_url:
-        options["ispdb_url"] = args.ispdb_url
-    if args.allow_http:
-        options["allow_http"] = True
-    if args.allow_private_networks:
-        options["allow_private_networks"] = True
+    from .option import defaults, option_specs
+    from .options import LookupOptions
+    from .sources import SOURCES
+
+    options: dict[str, Any] = {}
+    given: dict[str, str] = {}  # option -> its flag, for the messages
+    for flag, spec in discovery_flags().items():
+        value = getattr(args, spec.name)
+        if value is None or value is False:
+            continue
+        try:
+            options[spec.name] = spec.check(spec.name, value)
+        except (TypeError, ValueError) as error:
+            parser.error(f"{flag}: {error}")
+        given[spec.name] = flag
     if args.ca_file:
         import ssl
 
@@ -256,9 +229,8 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
             options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
         except (OSError, ssl.SSLError) as error:
             parser.error(f"--ca-file {args.ca_file}: {error}")
+        given["ssl_context"] = "--ca-file"
     if args.dns_servers:
-        if not options:
-            parser.error("--dns-server needs --mx, --srv or --autoconfig")
         try:
             servers = [parse_dns_server(text) for text in args.dns_servers]
         except ValueError as error:
@@ -266,182 +238,316 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
         from .net.dns import resolver_for
 
         options["resolver"] = resolver_for(servers)
+        given["resolver"] = "--dns-server"
+    # A flag that no source the other flags turn on would read is a mistake: say so.
+    settings = {**defaults(option_specs(LookupOptions)), **options}
+    on = [source for source in SOURCES if source.enabled(settings)]
+    for name, flag in given.items():
+        switches = _switches(name)
+        if switches and not any(name in source.options.__annotations__ for source in on):
+            wanted = ", ".join(switches[:-1]) + " or " + switches[-1] if len(switches) > 1 else switches[0]
+            parser.error(f"{flag} needs {wanted}")
     return options
 
 
+def _not_found_hint(options: dict[str, Any]) -> Callable[[MailSettingsError], str]:
+    """What a "not found" message adds: the discovery flags not used yet."""
+    from .sources import SOURCES
+
+    switches = dict.fromkeys(getattr(source, "switch", "") for source in SOURCES)
+    unused = ["--" + name.replace("_", "-") for name in switches if name and not options.get(name)]
+    suggestion = " or ".join([", ".join(unused[:-1]), unused[-1]] if len(unused) > 1 else unused)
+
+    def hint(error: MailSettingsError) -> str:
+        # Only a plain "not found": NXDOMAIN, a null MX or a provider without standard
+        # access is a definite answer that no other source changes.
+        if not suggestion or type(error) is not ProviderNotFoundError or error.provider:
+            return ""
+        return f" Try {suggestion}."
+
+    return hint
+
+
+class _Writer(Protocol):
+    def write(self, entry: Entry, outcome: Outcome) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Unreadable(Exception):
+    """Reading the input failed (the ``OSError`` is the cause)."""
+
+
 def main(argv: Sequence[str] | None = None, registry: Registry | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit status."""
+    try:
+        return _main(argv, registry)
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        sys.stderr.write("\nmailsettings: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None, registry: Registry | None) -> int:
+    _utf8_output()
     parser = _parser()
     args = parser.parse_args(argv)
-    registry = registry or Registry()
-    out, err = sys.stdout, sys.stderr
+    output = _output_format(parser, args)
+    lang = _language(parser, args.lang)
     if args.list:
-        _list_providers(registry, args.json, out)
+        if args.addresses or args.bulk is not None:
+            parser.error("--list takes no ADDRESS and no --bulk")
+        _list_providers(registry or Registry(), output, lang, sys.stdout)
+        sys.stdout.flush()
         return EXIT_FOUND
-    if args.format and not args.bulk:
-        parser.error("--format applies to --bulk")
-    if args.bulk is not None:
-        if args.addresses:
-            parser.error("give addresses either as arguments or with --bulk, not both")
-        options = _options(parser, args)
-        try:
-            addresses = _read_addresses(args.bulk)
-        except OSError as error:
-            parser.error(f"cannot read {args.bulk}: {error.strerror or error}")
-        return _bulk(
-            registry, addresses, options=options, output=args.format or "csv", out=out, err=err
-        )
-    if not args.addresses:
-        parser.error("give at least one ADDRESS, or --list")
+    if args.bulk is None:
+        for flag, value in (("--column", args.column), ("--strict", args.strict)):
+            if value:
+                parser.error(f"{flag} applies to --bulk")
+        if not args.addresses:
+            parser.error("give at least one ADDRESS, --bulk FILE or --list")
+    elif args.addresses:
+        parser.error("give addresses either as arguments or with --bulk, not both")
     options = _options(parser, args)
-    code = EXIT_FOUND
-    for index, text in enumerate(args.addresses):
-        try:
-            result = registry.lookup(text, **options)
-        except MailSettingsError as error:
-            err.write(clean(f"mailsettings: {error}") + "\n")
-            code = max(code, _exit_code(error))
-            continue
-        if args.json:
-            out.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
-        else:
-            out.write(("\n" if index else "") + format_result(result, _address_of(text)) + "\n")
-    return code
+    registry = registry or Registry()
+    view = _View(output, lang, _not_found_hint(options), sys.stdout, sys.stderr)
+    if args.bulk is None:
+        return _lookup_arguments(registry, args.addresses, options, view)
+    return _lookup_bulk(registry, parser, args, options, view)
 
 
-# --- bulk mode -------------------------------------------------------------
+class _View(NamedTuple):
+    """How results are shown: format (``None``: the mode's default), language, streams."""
 
-BULK_CHUNK = 256
-"""Addresses looked up together between progress updates (and output flushes)."""
-CSV_COLUMNS = (
-    "address",
-    "status",
-    "provider_id",
-    "provider_name",
-    "source",
-    "trusted",
-    "password",
-    "imap_host",
-    "imap_port",
-    "imap_security",
-    "pop3_host",
-    "pop3_port",
-    "pop3_security",
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "mx_host",
-    "warnings",
-    "error",
-)
-_STATUS = {
-    EXIT_FOUND: "found",
-    EXIT_NOT_FOUND: "not-found",
-    EXIT_INVALID: "invalid",
-    EXIT_UNDETERMINED: "undetermined",
-}
+    output: str | None
+    lang: str | None
+    hint: Callable[[MailSettingsError], str]
+    out: TextIO
+    err: TextIO
+
+    def writer(
+        self, *, bulk: bool, header: Sequence[str] | None = None, with_input: bool = False
+    ) -> _Writer:
+        output = self.output or ("csv" if bulk else "table")
+        if output == "csv":
+            return CsvWriter(self.out, lang=self.lang, input_header=header)
+        if output == "jsonl":
+            return JsonLinesWriter(self.out, with_input=with_input)
+        width = shutil.get_terminal_size().columns if self.out.isatty() else None
+        return TableWriter(
+            self.out, self.err, bulk=bulk, lang=self.lang, width=width, hint=self.hint
+        )
+
+    def complain(self, error: MailSettingsError) -> None:
+        """Say on standard error why one address failed."""
+        self.err.write(clean(f"mailsettings: {error}{self.hint(error)}") + "\n")
 
 
-def csv_cell(value: object) -> str:
-    """A CSV cell: control characters removed, formula triggers (``= + - @``) escaped.
-
-    A cell that a spreadsheet would read as a formula gets a leading apostrophe.
-
-    >>> csv_cell("=HYPERLINK(1)"), csv_cell("@SUM(A1)"), csv_cell(993)
-    ("'=HYPERLINK(1)", "'@SUM(A1)", '993')
-    """
-    text = clean(str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _read_addresses(path: str) -> list[str]:
-    if path == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            lines = file.read().splitlines()
-    return [line.strip() for line in lines if line.strip()]
-
-
-def _row(text: str, outcome: LookupResult | MailSettingsError) -> tuple[list[object], int]:
-    if isinstance(outcome, MailSettingsError):
-        code = _exit_code(outcome)
-        return [text, _STATUS[code], *[""] * (len(CSV_COLUMNS) - 3), str(outcome)], code
-    provider = outcome.provider
-    row: list[object] = [
-        text,
-        _STATUS[EXIT_FOUND],
-        provider.id,
-        provider.name,
-        outcome.source.value,
-        "yes" if outcome.trusted else "no",
-        provider.password.value,
-    ]
-    for server in (outcome.imap, outcome.pop3, outcome.smtp):
-        row += ["", "", ""] if server is None else [server.host, server.port, server.security.value]
-    row += [outcome.mx_host or "", " | ".join(outcome.warnings), ""]
-    return row, EXIT_FOUND
-
-
-def _json_line(text: str, outcome: LookupResult | MailSettingsError) -> tuple[str, int]:
-    if isinstance(outcome, MailSettingsError):
-        code = _exit_code(outcome)
-        document = {
-            "address": text,
-            "status": _STATUS[code],
-            "result": None,
-            "error": {"type": type(outcome).__name__, "message": clean(str(outcome))},
-        }
-    else:
-        code = EXIT_FOUND
-        document = {
-            "address": text,
-            "status": _STATUS[code],
-            "result": outcome.model_dump(mode="json"),
-            "error": None,
-        }
-    return json.dumps(document, ensure_ascii=False), code
-
-
-def _bulk(
-    registry: Registry,
-    addresses: list[str],
-    *,
-    options: dict[str, Any],
-    output: str,
-    out: TextIO,
-    err: TextIO,
+def _lookup_arguments(
+    registry: Registry, arguments: Sequence[str], options: dict[str, Any], view: _View
 ) -> int:
-    progress = err.isatty()
-    writer = csv.writer(out, lineterminator="\n")
-    if output == "csv":
-        writer.writerow(CSV_COLUMNS)
-    code = EXIT_FOUND
-    for start in range(0, len(addresses), BULK_CHUNK):
-        chunk = addresses[start : start + BULK_CHUNK]
-        for text, outcome in zip(chunk, registry.lookup_many(chunk, **options), strict=True):
-            if output == "csv":
-                row, status = _row(text, outcome)
-                writer.writerow([csv_cell(cell) for cell in row])
-            else:
-                line, status = _json_line(text, outcome)
-                out.write(line + "\n")
-            code = max(code, status)
-        out.flush()
-        if progress:
-            _progress(err, start + len(chunk), len(addresses))
-    if progress:
-        err.write("\n")
-    return code
+    """Look up the ADDRESS arguments: the exit status is the highest row code."""
+    entries = [entry for text in arguments for entry in entries_from_argument(text)]
+    writer = view.writer(bulk=False)
+    # The table reports failures on standard error itself; other formats say it there too.
+    complain = None if isinstance(writer, TableWriter) else view.complain
+    worst = _run(registry, iter(entries), options, writer, view.out, complain=complain)
+    view.out.flush()
+    return worst
 
 
-def _progress(err: TextIO, done: int, total: int, width: int = 30) -> None:
-    filled = width * done // max(total, 1)
-    err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    err.flush()
+def _lookup_bulk(
+    registry: Registry,
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    view: _View,
+) -> int:
+    """Look up the addresses of ``--bulk FILE`` as it is read."""
+    column = _column(parser, args.column)
+    stream, size = _open_input(parser, args.bulk)
+    try:
+        reader = InputReader(stream, column=column)
+    except ColumnError as error:
+        parser.error(str(error))
+    except OSError as error:
+        parser.error(f"cannot read {args.bulk}: {error.strerror or error}")
+    writer = view.writer(bulk=True, header=reader.header, with_input=column is not None)
+    progress = None
+    if view.err.isatty() and not view.out.isatty():
+        display = Progress(view.err, size)
+        progress = lambda rows, final: display.update(rows, reader.bytes_read, final=final)  # noqa: E731
+    try:
+        worst = _run(registry, _readable(reader), options, writer, view.out, progress=progress)
+    except _Unreadable as error:
+        view.out.flush()
+        cause = error.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        view.err.write(clean(f"mailsettings: cannot read {args.bulk}: {reason}") + "\n")
+        return EXIT_INVALID
+    view.out.flush()
+    return worst if args.strict else EXIT_FOUND
 
 
-def _address_of(text: str) -> str | None:
-    """The normalized address typed, or ``None`` when only a domain was given."""
-    parsed = parse_address(text)
-    return None if parsed.local is None else str(parsed)
+def _run(
+    registry: Registry,
+    entries: Iterator[Entry],
+    options: dict[str, Any],
+    writer: _Writer,
+    out: TextIO,
+    *,
+    complain: Callable[[MailSettingsError], None] | None = None,
+    progress: Callable[[int, bool], None] | None = None,
+) -> int:
+    """Look every entry up as it is read and write its row; returns the highest row code."""
+    held: deque[Entry] = deque()  # entries the stream has read and not given back yet
+
+    def addresses() -> Iterator[str]:
+        for entry in entries:
+            held.append(entry)
+            yield "" if entry.error else entry.address  # "" is refused without a lookup
+
+    worst = rows = 0
+    flushed = -math.inf
+    for looked_up in registry.lookup_stream(addresses(), **options):
+        entry = held.popleft()
+        outcome = looked_up if entry.error is None else entry.error
+        writer.write(entry, outcome)
+        code = exit_code(outcome)
+        worst = max(worst, code)
+        if complain is not None and isinstance(outcome, MailSettingsError):
+            complain(outcome)
+        rows += 1
+        now = time.monotonic()
+        if now - flushed >= FLUSH_INTERVAL:  # the first row at once, then at most 10 a second
+            out.flush()
+            flushed = now
+        if progress is not None:
+            progress(rows, False)
+    writer.finish()
+    if progress is not None:
+        progress(rows, True)
+    return worst
+
+
+def _readable(entries: Iterable[Entry]) -> Iterator[Entry]:
+    """``entries``, with a read error turned into :class:`_Unreadable` (not a write error)."""
+    iterator = iter(entries)
+    while True:
+        try:
+            entry = next(iterator)
+        except StopIteration:
+            return
+        except OSError as error:
+            raise _Unreadable from error
+        yield entry
+
+
+def _output_format(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The format asked for (``None``: the mode's default)."""
+    if args.json:
+        if args.format not in (None, "jsonl"):
+            parser.error(f"--json means --format jsonl, not --format {args.format}")
+        return "jsonl"
+    return str(args.format) if args.format else None
+
+
+def _language(parser: argparse.ArgumentParser, lang: str | None) -> str | None:
+    """The ``--lang`` tag, or the locale's language."""
+    if lang is None:
+        return language_from_environment(os.environ)
+    if not is_language_tag(lang):
+        parser.error(f"--lang {lang[:40]!r}: expected a language tag such as zh-CN or en")
+    return lang
+
+
+def _column(parser: argparse.ArgumentParser, text: str | None) -> int | str | None:
+    """``--column``: an index from 0, a header name, or ``None``."""
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        number = int(text)
+        if number < 1:
+            parser.error("--column N counts from 1")
+        return number - 1
+    if not text.strip():
+        parser.error("--column needs a column NAME or number")
+    return text
+
+
+def _open_input(parser: argparse.ArgumentParser, path: str) -> tuple[IO[bytes], int | None]:
+    """The input as a binary stream, and its size when it is a regular file."""
+    if path == "-":
+        stream: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream without bytes beneath (an embedding program's)
+            stream = io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))
+    else:
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - read to the end of the run
+        except OSError as error:
+            parser.error(f"cannot read {path}: {error.strerror or error}")
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return stream, None
+    return stream, status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def _list_providers(registry: Registry, output: str | None, lang: str | None, out: TextIO) -> None:
+    providers = sorted(registry.providers(), key=lambda p: p.id)
+    if output == "jsonl":
+        for provider in providers:
+            out.write(json.dumps(provider.model_dump(mode="json"), ensure_ascii=False) + "\n")
+    elif output == "csv":
+        import csv
+
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("id", "name", "status", "country", "domains"))
+        for provider in providers:
+            cells = (
+                provider.id,
+                provider.name_for(lang),
+                provider.status.value,
+                provider.country or "",
+                " ".join(provider.domains),
+            )
+            writer.writerow([csv_cell(cell) for cell in cells])
+    else:
+        for provider in providers:
+            domains = ", ".join(provider.domains[:3]) + (
+                " ..." if len(provider.domains) > 3 else ""
+            )
+            name = provider.name_for(lang)
+            out.write(
+                clean(f"{provider.id:28} {provider.status.value:18} {name} ({domains})") + "\n"
+            )
+
+
+def _utf8_output() -> None:
+    """Make the process's standard output and error write UTF-8 whatever the locale.
+
+    Anything that cannot be encoded (a lone surrogate) is replaced, so the output is
+    always valid UTF-8. Streams an embedding program put in their place are left alone.
+    """
+    for stream, original in ((sys.stdout, sys.__stdout__), (sys.stderr, sys.__stderr__)):
+        if stream is original and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
+def _discard_stdout() -> None:
+    """After a broken pipe, point standard output at /dev/null.
+
+    The interpreter's final flush then does not fail again (the recipe of Python's
+    ``signal`` documentation).
+    """
+    stdout: TextIO = sys.stdout
+    if stdout is not sys.__stdout__:
+        return  # an embedding program's stream: not ours to redirect
+    try:
+        descriptor = stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, descriptor)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

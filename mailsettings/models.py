@@ -407,6 +407,20 @@ class Instruction(_Model):
 
     _compact_omits: ClassVar[frozenset[str]] = frozenset({"localized"})
 
+    def text_for(self, lang: str | None) -> str:
+        """The instruction in language ``lang`` (a BCP 47 tag such as ``zh-CN``), else in English.
+
+        The exact tag is tried first, then shorter ones (RFC 4647 "lookup"), ignoring case.
+
+        >>> step = Instruction(text="Turn IMAP on.", localized={"zh-CN": "开启 IMAP 服务。"})
+        >>> step.text_for("zh-cn"), step.text_for("zh-CN-x-test"), step.text_for("fr")
+        ('开启 IMAP 服务。', '开启 IMAP 服务。', 'Turn IMAP on.')
+        """
+        from .languages import lookup_language
+
+        tag = lookup_language(self.localized.keys(), lang)
+        return self.text if tag is None else self.localized.get(tag, self.text)
+
 
 class OAuth2(_Model):
     """Public OAuth 2.0 endpoints for mail access."""
@@ -526,6 +540,23 @@ class Provider(_Model):
         ('Example Mail', '例子郵件')
         """
         return tuple(dict.fromkeys([self.name, *self.localized_names.values()]))
+
+    def name_for(self, lang: str | None) -> str:
+        """The name in language ``lang`` (a BCP 47 tag such as ``zh-CN``), else in English.
+
+        The exact tag is tried first, then shorter ones (RFC 4647 "lookup": ``zh-Hans-CN``,
+        ``zh-Hans``, ``zh``), ignoring case; ``None`` or an unknown language gives ``name``.
+
+        >>> qq = Provider(id="qq.com", name="QQ Mail", domains=("qq.com",),
+        ...               localized_names={"zh-CN": "QQ邮箱"},
+        ...               status="no-standard-access", status_note="Example.")
+        >>> qq.name_for("zh-CN"), qq.name_for("ZH-cn"), qq.name_for("zh"), qq.name_for(None)
+        ('QQ邮箱', 'QQ邮箱', 'QQ Mail', 'QQ Mail')
+        """
+        from .languages import lookup_language
+
+        tag = lookup_language(self.localized_names.keys(), lang)
+        return self.name if tag is None else self.localized_names.get(tag, self.name)
 
     def servers_for(self, protocol: Protocol) -> tuple[Server, ...]:
         """The provider's servers of one protocol, in preference order."""

@@ -17,11 +17,12 @@ An application can add or override providers:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .address import Address, parse_address, typed_local_part
+from .bulk import DEFAULT_WINDOW, astream, stream
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
 from .store import ProviderStore
@@ -266,6 +267,7 @@ class Registry:
                 self._spellings.pop(oldest, None)  # type: ignore[arg-type]
                 self._results.pop(oldest, None)  # type: ignore[arg-type]
 
+
     def _known(self, address: Address) -> LookupResult | None:
         """The store's result for the address's domain, cached per domain."""
         result = self._results.get(address.domain_ascii)
@@ -357,6 +359,63 @@ class Registry:
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
         return [outcomes[key] if isinstance(key, str) else key for key in keys]
+
+    def lookup_stream(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        window: int = DEFAULT_WINDOW,
+        **options: Unpack[LookupOptions],
+    ) -> Iterator[LookupResult | MailSettingsError]:
+        """Look addresses up as they come: each one's outcome, in input order.
+
+        Like :meth:`lookup_many`, but an iterator that reads ``addresses`` only as it
+        goes and holds at most ``window`` of them, so memory stays flat however long
+        the input is and the first outcome comes out at once. At most ``window``
+        lookups run at once (in threads); addresses at one domain among those held
+        share one lookup. Each outcome is the address's
+        :class:`~mailsettings.LookupResult` or the
+        :class:`~mailsettings.MailSettingsError` it raised.
+
+        >>> outcomes = Registry().lookup_stream(["a@qq.com", "bad@@address", "b@163.com"])
+        >>> [getattr(o, "domain", type(o).__name__) for o in outcomes]
+        ['qq.com', 'InvalidAddressError', '163.com']
+        """
+        return stream(
+            lambda address: self.lookup(str(address), **options),
+            addresses,
+            window=window,
+            answer_now=self._answer_now(options),
+        )
+
+    def alookup_stream(
+        self,
+        addresses: Iterable[str],
+        /,
+        *,
+        window: int = DEFAULT_WINDOW,
+        **options: Unpack[LookupOptions],
+    ) -> AsyncIterator[LookupResult | MailSettingsError]:
+        """Asynchronous twin of :meth:`lookup_stream` (``async for``; lookups are asyncio tasks)."""
+        return astream(
+            lambda address: self.alookup(str(address), **options),
+            addresses,
+            window=window,
+            answer_now=self._answer_now(options),
+        )
+
+    def _answer_now(self, options: Mapping[str, Any]) -> Callable[[Address], LookupResult | None]:
+        """What a stream answers without waiting.
+
+        The registry's providers, and every lookup when no network source is on.
+        """
+        from .option import checked
+
+        overrides = checked(self._option_specs(), options) if options else {}
+        if self._plan_for(overrides)[1]:
+            return self._known
+        return lambda address: self.lookup(str(address), **options)
 
 
 _default: Registry | None = None

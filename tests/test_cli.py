@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from mailsettings import Provider, Registry, Server
-from mailsettings.cli import clean, main
+from mailsettings.cli import main
+from mailsettings.cli_output import clean
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,8 +35,10 @@ def test_json_output_is_one_valid_document_per_line() -> None:
     done = run("--json", "a@qq.com", "b@foxmail.com")
     assert done.returncode == 0
     documents = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [d["provider"]["id"] for d in documents] == ["qq.com", "qq.com"]
-    assert documents[1]["domain"] == "foxmail.com"
+    assert [set(d) for d in documents] == [{"address", "status", "result", "error"}] * 2
+    assert [d["result"]["provider"]["id"] for d in documents] == ["qq.com", "qq.com"]
+    assert documents[1]["result"]["domain"] == "foxmail.com"
+    assert [d["status"] for d in documents] == ["found", "found"]
 
 
 @pytest.mark.parametrize(
@@ -57,9 +60,20 @@ def test_exit_codes_highest_wins(args: list[str], code: int) -> None:
 
 
 def test_errors_go_to_stderr_and_results_to_stdout() -> None:
+    done = run("a@qq.com", "bad@@address")
+    assert done.returncode == 2
+    assert "imap.qq.com" in done.stdout and "bad@@address" not in done.stdout
+    assert "more than one '@'" in done.stderr
+
+
+def test_a_json_failure_is_on_stdout_too() -> None:
     done = run("--json", "a@qq.com", "bad@@address")
     assert done.returncode == 2
-    assert json.loads(done.stdout)["provider"]["id"] == "qq.com"
+    found, failed = (json.loads(line) for line in done.stdout.splitlines())
+    assert found["result"]["provider"]["id"] == "qq.com" and found["error"] is None
+    assert failed["status"] == "invalid" and failed["result"] is None
+    assert failed["error"]["type"] == "InvalidAddressError"
+    assert "more than one '@'" in failed["error"]["message"]
     assert "more than one '@'" in done.stderr
 
 
@@ -73,7 +87,8 @@ def test_list_providers() -> None:
 
 
 def test_help_and_version() -> None:
-    assert "Exit codes" in run("--help").stdout
+    shown = run("--help").stdout
+    assert "exit status:" in shown and "--strict" in shown and "141" in shown
     assert run("--version").stdout.startswith("mailsettings ")
 
 

@@ -37,7 +37,7 @@ def test_the_examples_run_in_order(
     for number, block in enumerate(BLOCKS, 1):
         with contextlib.redirect_stdout(printed):
             try:
-                exec(compile(block, f"{PAGE.name} example {number}", "exec"), namespace)  # noqa: S102
+                exec(compile(block, f"{PAGE.name} example {number}", "exec"), namespace)
             except Exception as error:  # pragma: no cover - the message says which example
                 pytest.fail(f"example {number} of {PAGE.name} failed: {error!r}")
     text = printed.getvalue()

@@ -15,7 +15,8 @@ import pytest
 from dns_servers import Dnsmasq, Responder, data_mx_cases
 
 import mailsettings
-from mailsettings.cli import CSV_COLUMNS, csv_cell, main, parse_dns_server
+from mailsettings.cli import main, parse_dns_server
+from mailsettings.cli_output import CSV_COLUMNS, csv_cell
 
 # A domain whose MX names a platform of the bundled data that offers standard access.
 _WITH_SERVERS = {p.id for p in mailsettings.providers() if p.servers}
@@ -47,7 +48,7 @@ def test_mx_flag_finds_a_platform(dns_server: Dnsmasq) -> None:
 def test_srv_flag_and_json(dns_server: Dnsmasq) -> None:
     done = run("--srv", "--json", *server(dns_server.port), "jane@srv.test")
     assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
+    document = json.loads(done.stdout)["result"]
     assert (document["source"], document["trusted"]) == ("srv", True)
     assert document["imap"]["host"] == "imap3.srv.test"
 
@@ -106,10 +107,14 @@ def test_parse_dns_server() -> None:
     ("args", "message"),
     [
         (["--dns-server", "dns.example", "--mx", "a@x.test"], "expected an IP address"),
-        (["--dns-server", "127.0.0.1", "a@x.test"], "needs --mx, --srv or --autoconfig"),
+        (
+            ["--dns-server", "127.0.0.1", "a@x.test"],
+            "needs --autoconfig, --mx, --srv, --autodiscover or --guess",
+        ),
         (["--mx", "--timeout", "0", "a@x.test"], "--timeout"),
         (["--mx", "--timeout", "nan", "a@x.test"], "--timeout"),
-        (["--format", "csv", "a@x.test"], "--bulk"),
+        (["--column", "2", "a@x.test"], "--column applies to --bulk"),
+        (["--strict", "a@x.test"], "--strict applies to --bulk"),
         (["--bulk", "-", "a@x.test"], "not both"),
         (["--bulk", "/nonexistent/file"], "cannot read"),
     ],
@@ -145,8 +150,11 @@ def test_bulk_csv_from_a_file(dns_server: Dnsmasq, tmp_path: Path) -> None:
     source = tmp_path / "addresses.txt"
     source.write_text("\n".join(addresses) + "\n", encoding="utf-8")
     done = run("--bulk", str(source), "--mx", "--srv", *server(dns_server.port))
-    assert done.returncode == 2, done.stderr  # the highest code: an invalid address
+    assert done.returncode == 0, done.stderr  # every line produced a row
     assert done.stderr == ""  # not a terminal: no progress bar
+    strict = run("--bulk", str(source), "--strict", "--mx", "--srv", *server(dns_server.port))
+    assert strict.returncode == 2  # the highest row code: an invalid address
+    assert strict.stdout == done.stdout
     rows = list(csv.reader(io.StringIO(done.stdout)))
     assert tuple(rows[0]) == CSV_COLUMNS
     table = [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
@@ -180,11 +188,12 @@ def test_bulk_jsonl_from_stdin(dns_server: Dnsmasq) -> None:
         "-",
         "--format",
         "jsonl",
+        "--strict",
         "--mx",
         *server(dns_server.port),
         stdin="a@qq.com\nb@nomatch.test\nc@outside-zone.example\n",
     )
-    assert done.returncode == 3
+    assert done.returncode == 3  # --strict: the highest row code
     documents = [json.loads(line) for line in done.stdout.splitlines()]
     assert [d["status"] for d in documents] == ["found", "not-found", "undetermined"]
     assert documents[0]["result"]["provider"]["id"] == "qq.com"
@@ -229,5 +238,5 @@ def test_bulk_progress_bar_only_on_a_terminal(dns_server: Dnsmasq, tmp_path: Pat
         if terminal != -1:
             os.close(terminal)
     assert done.returncode == 0
-    assert b"2/2" in shown and b"#" in shown
-    assert "2/2" not in done.stdout
+    assert b"2 rows" in shown and b"/s" in shown and b"100%" in shown
+    assert "rows" not in done.stdout
