@@ -95,7 +95,7 @@ def main() -> None:
         )
         for name, run in (
             ("alookup_many", "async"),
-            ("lookup_many (threads)", "sync"),
+            ("lookup_many", "sync"),
         ):
             registry = Registry()
 
