@@ -60,6 +60,11 @@ class MailSettingsError(Exception):
         # constructor arguments; rebuild without calling ``__init__`` instead.
         return (_restore, (type(self), self.args, self.__dict__))
 
+    def __copy__(self) -> Any:
+        # A fresh error without traceback, cause or context, even where a library (tblib,
+        # imported by Dask's ``distributed``) registers reducers that copy them.
+        return _restore(type(self), self.args, dict(self.__dict__))
+
 
 def _restore(cls: type[MailSettingsError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
     error = cls.__new__(cls)
