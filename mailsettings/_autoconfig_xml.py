@@ -87,6 +87,31 @@ def _shown(value: str, limit: int = 80) -> str:
     return shown + ("…" if len(value) > limit else "")
 
 
+_DECLARED_ENCODING = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([^\"']{0,64})[\"']"
+)
+_UNSAFE_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "undefined"})
+"""Codecs Python knows that no XML document may use (they decode escapes, or nothing)."""
+
+
+def _check_encoding(data: bytes) -> None:
+    """Refuse a declared encoding that is not a text encoding a document may use."""
+    import codecs
+
+    declared = _DECLARED_ENCODING.match(data)
+    if declared is None:
+        return
+    name = declared[1].decode("ascii", "replace")
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise AutoconfigError(f"The autoconfig document declares an unknown encoding {name!r}.") from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _UNSAFE_CODECS:
+        raise AutoconfigError(
+            f"The autoconfig document declares {name!r}, which is not a text encoding for XML."
+        )
+
+
 def _parse_xml(data: bytes | str) -> ET.Element:
     if not isinstance(data, bytes | str):
         raise AutoconfigError(
@@ -100,6 +125,8 @@ def _parse_xml(data: bytes | str) -> ET.Element:
         raise AutoconfigError(
             f"The autoconfig document is too large ({size} bytes; the limit is {MAX_SIZE})."
         )
+    if isinstance(data, bytes):
+        _check_encoding(data)
     try:
         root: ET.Element = SafeET.fromstring(
             data, forbid_dtd=True, forbid_entities=True, forbid_external=True

@@ -118,7 +118,7 @@ class _Window(Generic[Handle]):
 
 
 def _check(inputs: Iterable[object], window: int) -> None:
-    if isinstance(inputs, str | bytes):
+    if isinstance(inputs, str | bytes | bytearray | memoryview):
         raise TypeError("addresses must be an iterable of addresses, not one str")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ValueError(f"window must be a positive integer, not {window!r}")

@@ -154,7 +154,7 @@ class Engine:
 
 def _key_part(value: object) -> object:
     """An option's value as a cache key part: a resolver by what it asks, as well as by itself."""
-    if type(value).__module__.startswith("dns."):
+    if str(getattr(type(value), "__module__", None) or "").startswith("dns."):
         from .net.dns import resolver_key
 
         return (value, resolver_key(value))  # type: ignore[arg-type]

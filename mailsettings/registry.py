@@ -16,6 +16,7 @@ An application can add or override providers:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -199,8 +200,9 @@ class Registry:
                 return result
             if not at and not address.isascii():  # ＠ typed with a CJK keyboard
                 translated = address.replace("＠", "@").replace("﹫", "@")
-                if translated != address:
-                    return self.lookup(translated)
+                if translated != address and translated.rpartition("@")[2] in self._results:
+                    with contextlib.suppress(InvalidAddressError):  # said below, quoting the input
+                        return self.lookup(translated)
         parsed, settings, sources, key, result = self._prepare(address, options)
         if result is not None:
             return result
@@ -329,9 +331,13 @@ class Registry:
         """Asynchronous twin of :meth:`lookup_many` (``concurrency`` lookups at a time)."""
         import asyncio
 
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise TypeError(f"concurrency must be an int, not {type(concurrency).__name__}")
+        if concurrency < 1:
             raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
-        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+        if isinstance(addresses, str | bytes | bytearray | memoryview) or not isinstance(
+            addresses, Iterable
+        ):
             raise TypeError("addresses must be an iterable of addresses, not one address")
         if options:
             from .option import checked

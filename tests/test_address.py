@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -78,10 +76,9 @@ def test_non_string_input_is_an_invalid_address() -> None:
 
 def test_huge_input_is_refused_fast_without_echo() -> None:
     huge = "a" * 10_000_000 + "@qq.com"
-    started = time.perf_counter()
     with pytest.raises(InvalidAddressError) as caught:
         parse_address(huge)
-    assert time.perf_counter() - started < 0.5
+    assert "too long for an address" in str(caught.value)  # refused by length, before parsing
     assert len(str(caught.value)) < 200
 
 

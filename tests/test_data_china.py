@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from mailsettings import Protocol, lookup
@@ -15,7 +17,7 @@ PASSWORD_STEP = {
 }
 
 
-def _chinese(texts: dict[str, str]) -> bool:
+def _chinese(texts: Mapping[str, str]) -> bool:
     return any(tag.startswith("zh-") for tag in texts)
 
 

@@ -7,6 +7,7 @@ import copy
 import subprocess
 import sys
 import time
+from typing import Any, cast
 
 import dns.resolver
 import pytest
@@ -626,8 +627,14 @@ def test_alookup_many(registry: Registry, dns_server: Dnsmasq) -> None:
 
 @pytest.mark.parametrize(
     ("timeout", "error"),
-    [(0, ValueError), (-1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
-     ("5", TypeError), (True, TypeError)],
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("5", TypeError),
+        (True, TypeError),
+    ],
 )
 def test_invalid_timeout(registry: Registry, timeout: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="timeout"):
@@ -687,9 +694,9 @@ def test_dnsmasq_is_available() -> None:
 
 def test_options_are_keyword_only_and_checked_even_for_known_domains(registry: Registry) -> None:
     with pytest.raises(TypeError, match="positional"):
-        registry.lookup("a@qq.com", True)  # type: ignore[call-arg]
+        cast(Any, registry.lookup)("a@qq.com", True)
     with pytest.raises(TypeError, match="positional"):
-        mailsettings.lookup("a@qq.com", True)  # type: ignore[call-arg]
+        cast(Any, mailsettings.lookup)("a@qq.com", True)
     with pytest.raises(TypeError, match="unknown lookup option"):
         registry.lookup("a@qq.com", retries=2)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="timeout"):

@@ -113,7 +113,7 @@ def test_the_budget_holds_against_a_dripping_server(net: Network) -> None:
     started = time.monotonic()
     with pytest.raises(DiscoveryTimeoutError):
         Registry().lookup("jane@example.test", **options(net, timeout=0.4))
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 3 * 0.4 + 1
 
 
 def test_alookup_and_lookup_many_use_the_same_chain(net: Network) -> None:

@@ -29,7 +29,7 @@ __all__ = ["HttpOptions", "NetworkOptions"]
 def _check_resolver(name: str, value: object) -> object:
     if value is None:
         return None
-    if not type(value).__module__.startswith("dns."):  # no need to import dnspython to say so
+    if not str(getattr(type(value), "__module__", None) or "").startswith("dns."):  # no import needed
         raise TypeError(
             f"{name} must be a dns.resolver.Resolver or dns.asyncresolver.Resolver, "
             f"not {type(value).__name__}"
