@@ -464,18 +464,7 @@ def _add_server(parent: ET.Element, server: Server) -> None:
 
 
 def write(provider: Provider, /) -> str:
-    """``provider`` as an autoconfig document (``config-v1.1.xml``), as text.
-
-    Written: the id, domains, names, every current server (incoming ones first, each group
-    in the provider's order; Thunderbird offers the first of each as its default), the
-    help page, the instructions (as ``<enable>``) and the OAuth2 endpoints. Left out,
-    because the format has no place for them: legacy servers, server notes, localized
-    names, the password kind, instruction kinds, MX rules, status, provenance and deviations.
-    Reading the result gives back an equal provider for any provider read from a file.
-
-    Raises :class:`~mailsettings.AutoconfigError` for a provider without current servers
-    or domains.
-    """
+    """``provider`` as an autoconfig document (see :func:`mailsettings.autoconfig.to_autoconfig_xml`)."""
     current = [server for server in provider.servers if not server.legacy]
     if not current or not provider.domains:
         raise AutoconfigError(

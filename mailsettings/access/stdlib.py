@@ -81,7 +81,7 @@ from ..errors import (
 from ..models import LookupResult, Provider, Server
 from ..net.budget import Budget
 from ..net.dns import Answer, Dns, check_resolver
-from ..net.mail import checked_addresses, default_ssl_context
+from ..net.mail import checked_addresses, default_ssl_context, tls_error
 from ..net.runner import run_sync
 from ..option import check_seconds
 from ..protocol.base import (
@@ -309,13 +309,6 @@ def _unb64(data: bytes | str) -> bytes:
 # --- connecting and TLS ----------------------------------------------------------------------
 
 
-def _tls_error(host: str, error: ssl.SSLError) -> TLSError:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        detail = error.verify_message or str(error)
-        return TLSError(f"The TLS certificate of {host} is not valid for it: {detail}.")
-    return TLSError(f"The TLS handshake with {host} failed: {error.reason or error}.")
-
-
 def _handshake(sock: socket.socket, attempt: _Attempt) -> ssl.SSLSocket:
     """TLS on ``sock`` for the host name, within the budget (the handshake cannot drag on)."""
     try:
@@ -338,7 +331,7 @@ def _handshake(sock: socket.socket, attempt: _Attempt) -> ssl.SSLSocket:
             except ssl.SSLWantWriteError:
                 events = selectors.EVENT_WRITE
             except ssl.SSLError as error:
-                raise _tls_error(attempt.host, error) from None
+                raise tls_error(attempt.host, error) from None
             except OSError as error:
                 raise TLSError(
                     f"The TLS handshake with {attempt.host} failed: "
@@ -958,7 +951,7 @@ def _translate(error: Exception, attempt: _Attempt, secrets: _Secrets) -> MailSe
             port=port,
         )
     if isinstance(error, ssl.SSLError):
-        return _tls_error(host, error)
+        return tls_error(host, error)
     if isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException):
         return ConnectError(
             f"The connection to {where} broke ({attempt.step}): "

@@ -33,7 +33,7 @@ from .budget import Budget
 from .dns import Dns
 from .policy import address_allowed, ip_literal
 
-__all__ = ["MailConnection", "checked_addresses", "default_ssl_context"]
+__all__ = ["MailConnection", "checked_addresses", "default_ssl_context", "tls_error"]
 
 _READ = 65536
 
@@ -86,7 +86,8 @@ async def checked_addresses(
     return list(found)
 
 
-def _tls_error(host: str, error: ssl.SSLError) -> TLSError:
+def tls_error(host: str, error: ssl.SSLError) -> TLSError:
+    """The library's error for a failed TLS handshake with ``host``."""
     if isinstance(error, ssl.SSLCertVerificationError):
         detail = error.verify_message or str(error)
         return TLSError(
@@ -164,7 +165,7 @@ class MailConnection:
                     f"{host}:{port} did not answer in time.", host=host, port=port
                 ) from None
             except ssl.SSLError as error:
-                raise _tls_error(host, error) from None
+                raise tls_error(host, error) from None
             except OSError as error:
                 reason = error.strerror or type(error).__name__
                 failure = ConnectError(
@@ -213,7 +214,7 @@ class MailConnection:
             except TimeoutError:
                 raise self._timeout("waiting for an answer") from None
             except ssl.SSLError as error:
-                raise _tls_error(self.host, error) from None
+                raise tls_error(self.host, error) from None
             except OSError as error:
                 raise ConnectError(
                     f"The connection to {self.host} broke: {error.strerror or error}.",
@@ -242,7 +243,7 @@ class MailConnection:
         except TimeoutError:
             raise self._timeout("during the TLS handshake") from None
         except ssl.SSLError as error:
-            raise _tls_error(self.host, error) from None
+            raise tls_error(self.host, error) from None
         except OSError as error:
             raise TLSError(f"The TLS handshake with {self.host} failed: {error}.") from None
         self.client.tls_established()
