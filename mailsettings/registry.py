@@ -16,7 +16,6 @@ An application can add or override providers:
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -200,9 +199,11 @@ class Registry:
                 return result
             if not at and not address.isascii():  # ＠ typed with a CJK keyboard
                 translated = address.replace("＠", "@").replace("﹫", "@")
-                if translated != address and translated.rpartition("@")[2] in self._results:
-                    with contextlib.suppress(InvalidAddressError):  # said below, quoting the input
+                if translated != address:
+                    try:
                         return self.lookup(translated)
+                    except InvalidAddressError:
+                        pass  # said below, quoting what was typed
         parsed, settings, sources, key, result = self._prepare(address, options)
         if result is not None:
             return result
