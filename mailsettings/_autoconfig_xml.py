@@ -104,7 +104,7 @@ def _check_encoding(data: bytes) -> None:
     name = declared[1].decode("ascii", "replace")
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise AutoconfigError(f"The autoconfig document declares an unknown encoding {name!r}.") from None
     if not getattr(info, "_is_text_encoding", True) or info.name in _UNSAFE_CODECS:
         raise AutoconfigError(
