@@ -26,15 +26,15 @@ def test_coverage_page_is_current() -> None:
 TARGET_DOMAINS = 1500
 TARGET_PROVIDERS = 250
 # The database's floor: it only rises (raise it as verified entries are added, never lower it).
-MINIMUM_DOMAINS = 1655
-MINIMUM_PROVIDERS = 313
+MINIMUM_DOMAINS = 1657
+MINIMUM_PROVIDERS = 315
 
 
 # Sourcing floors (raise them as help pages and references are read, never lower them). The
 # targets are half of the providers with the provider's own help page and 60% with two or more
 # independent references; the data is below both, so only the floors are asserted.
-MINIMUM_HELP_URLS = 82
-MINIMUM_TWO_REFERENCES = 100
+MINIMUM_HELP_URLS = 103
+MINIMUM_TWO_REFERENCES = 106
 
 
 def test_sourcing_does_not_shrink() -> None:
