@@ -59,6 +59,22 @@ def network(mail_servers: MailServers, names: Dnsmasq) -> dict[str, Any]:
     }
 
 
+def hostile_result(*servers: tuple[str, int, str]) -> LookupResult:
+    """The result for jane@hostile.test at these (protocol, port, security) servers."""
+    provider = Provider.model_validate(
+        {
+            "id": "hostile.test",
+            "name": "Hostile",
+            "domains": ["hostile.test"],
+            "servers": [
+                {"protocol": p, "host": "hostile.test", "port": port, "security": security}
+                for p, port, security in servers
+            ],
+        }
+    )
+    return Registry([provider]).lookup("jane@hostile.test")
+
+
 def result(user: MailUser, security: str = "ssl", **extra: Any) -> LookupResult:
     return Registry([provider(security, **extra)]).lookup(user.address)
 
@@ -170,17 +186,7 @@ def test_starttls_refused_means_no_password(
     hostile_mail_server: HostileFactory, names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("starttls-refused", "imap")
-    server = Provider.model_validate(
-        {
-            "id": "hostile.test",
-            "name": "Hostile",
-            "domains": ["hostile.test"],
-            "servers": [
-                {"protocol": "imap", "host": "hostile.test", "port": 143, "security": "starttls"}
-            ],
-        }
-    )
-    target = Registry([server]).lookup("jane@hostile.test")
+    target = hostile_result(("imap", 143, "starttls"))
     found = mailsettings.verify(
         target,
         address="jane@hostile.test",
@@ -198,18 +204,7 @@ def test_a_plain_server_is_refused_unless_allowed(
     hostile_mail_server: HostileFactory, names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("no-tls", "pop3")
-    server = Provider.model_validate(
-        {
-            "id": "hostile.test",
-            "name": "Hostile",
-            "domains": ["hostile.test"],
-            "servers": [
-                {"protocol": "pop3", "host": "hostile.test", "port": 110, "security": "plain"},
-                {"protocol": "smtp", "host": "hostile.test", "port": 25, "security": "plain"},
-            ],
-        }
-    )
-    target = Registry([server]).lookup("jane@hostile.test")
+    target = hostile_result(("pop3", 110, "plain"), ("smtp", 25, "plain"))
     options: dict[str, Any] = {
         "resolver": names.resolver(),
         "allow_private_networks": True,
@@ -229,17 +224,7 @@ def test_a_silent_server_ends_within_the_budget(
     hostile_mail_server: HostileFactory, names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("silent", "smtp")
-    server = Provider.model_validate(
-        {
-            "id": "hostile.test",
-            "name": "Hostile",
-            "domains": ["hostile.test"],
-            "servers": [
-                {"protocol": "smtp", "host": "hostile.test", "port": 465, "security": "ssl"}
-            ],
-        }
-    )
-    target = Registry([server]).lookup("jane@hostile.test")
+    target = hostile_result(("smtp", 465, "ssl"))
     started = time.monotonic()
     found = asyncio.run(
         mailsettings.averify(
