@@ -32,7 +32,7 @@ _LOCAL_SPECIALS = frozenset('"(),:;<>@[\\] \t')
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _ASCII_LOCAL = re.compile(rf"(?=\S{{1,64}}\Z){_DOT_ATOM}")
-typed_local_part = re.compile(rf"\s*(?=\S{{1,64}}\Z){_DOT_ATOM}").fullmatch
+typed_local_part = re.compile(rf"\s*{_ASCII_LOCAL.pattern}").fullmatch
 """Match a local part that is a plain ASCII dot-atom of at most 64 characters, after
 white space a user may have typed before it: the common case, checked in one call."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

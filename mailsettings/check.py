@@ -143,6 +143,8 @@ def check(providers: Iterable[Provider], **options: Any) -> list[ServerCheck]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .cli import add_connection_arguments
+
     parser = argparse.ArgumentParser(
         prog="python -m mailsettings.check",
         description="Probe the servers of the bundled providers and report what is wrong.",
@@ -161,16 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--concurrency", type=int, default=20, help="probes at once (default 20)")
     parser.add_argument("--rate", type=float, default=10.0, help="new probes a second (default 10)")
-    parser.add_argument(
-        "--dns-server",
-        action="append",
-        dest="dns_servers",
-        metavar="HOST[:PORT]",
-        help="ask this name server; repeatable",
-    )
-    parser.add_argument(
-        "--ca-file", metavar="PEM", help="trust the certificate authorities in this file"
-    )
+    add_connection_arguments(parser)
     parser.add_argument(
         "--allow-private-networks",
         action="store_true",
@@ -189,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the check; returns the exit status."""
-    from .cli import parse_dns_server
+    from .cli import connection_options
     from .registry import Registry
 
     out = out or sys.stdout
@@ -212,19 +205,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         options["port_map"] = {
             int(a): int(b) for a, _, b in (item.partition("=") for item in args.port_map)
         }
-        if args.dns_servers:
-            from .net.dns import resolver_for
-
-            options["resolver"] = resolver_for([parse_dns_server(t) for t in args.dns_servers])
     except ValueError as error:
         parser.error(str(error))
-    if args.ca_file:
-        import ssl
-
-        try:
-            options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
-        except (OSError, ssl.SSLError) as error:
-            parser.error(f"--ca-file {args.ca_file}: {error}")
+    options.update(connection_options(parser, args))
     checks = check(chosen or list(registry.providers()), **options)
     bad = [item for item in checks if item.problems]
     for item in checks if args.all else bad:

@@ -117,18 +117,7 @@ def _parser() -> argparse.ArgumentParser:
                 metavar=spec.option.metavar or "VALUE",
                 help=spec.option.help,
             )
-    discovery.add_argument(
-        "--ca-file",
-        metavar="PEM",
-        help="trust the certificate authorities in this file (for HTTPS and mail servers)",
-    )
-    discovery.add_argument(
-        "--dns-server",
-        action="append",
-        dest="dns_servers",
-        metavar="HOST[:PORT]",
-        help="ask this name server (an IP address; [IPv6]:PORT with a port); repeatable",
-    )
+    add_connection_arguments(discovery)
     bulk = parser.add_argument_group("bulk mode")
     bulk.add_argument(
         "--bulk",
@@ -148,6 +137,50 @@ def _parser() -> argparse.ArgumentParser:
         help="exit with the highest code of any row instead of 0",
     )
     return parser
+
+
+_CONNECTION_FLAGS = {"ssl_context": "--ca-file", "resolver": "--dns-server"}
+"""The options built by hand from flags, and their flags."""
+
+
+def add_connection_arguments(group: argparse._ActionsContainer) -> None:
+    """``--ca-file`` and ``--dns-server``: they build an SSL context and a resolver."""
+    group.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="trust the certificate authorities in this file (for HTTPS and mail servers)",
+    )
+    group.add_argument(
+        "--dns-server",
+        action="append",
+        dest="dns_servers",
+        metavar="HOST[:PORT]",
+        help="ask this name server (an IP address; [IPv6]:PORT with a port); repeatable",
+    )
+
+
+def connection_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``ssl_context`` and ``resolver`` that ``--ca-file`` and ``--dns-server`` ask for.
+
+    Exits with code 2 when a flag is invalid.
+    """
+    options: dict[str, Any] = {}
+    if args.ca_file:
+        import ssl
+
+        try:
+            options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"--ca-file {args.ca_file}: {error}")
+    if args.dns_servers:
+        try:
+            servers = [parse_dns_server(text) for text in args.dns_servers]
+        except ValueError as error:
+            parser.error(str(error))
+        from .net.dns import resolver_for
+
+        options["resolver"] = resolver_for(servers)
+    return options
 
 
 def parse_dns_server(text: str) -> tuple[str, int]:
@@ -181,7 +214,7 @@ def discovery_flags() -> dict[str, Spec]:
 
     Every option whose :class:`~mailsettings.option.Option` has ``flag=True`` and is a
     ``bool``, ``str`` or ``float``; ``--dns-server`` and ``--ca-file`` are written by hand
-    (they build a resolver and an SSL context).
+    (:func:`add_connection_arguments`: they build a resolver and an SSL context).
     """
     from .option import option_specs
     from .options import LookupOptions
@@ -222,23 +255,9 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[
         except (TypeError, ValueError) as error:
             parser.error(f"{flag}: {error}")
         given[spec.name] = flag
-    if args.ca_file:
-        import ssl
-
-        try:
-            options["ssl_context"] = ssl.create_default_context(cafile=args.ca_file)
-        except (OSError, ssl.SSLError) as error:
-            parser.error(f"--ca-file {args.ca_file}: {error}")
-        given["ssl_context"] = "--ca-file"
-    if args.dns_servers:
-        try:
-            servers = [parse_dns_server(text) for text in args.dns_servers]
-        except ValueError as error:
-            parser.error(str(error))
-        from .net.dns import resolver_for
-
-        options["resolver"] = resolver_for(servers)
-        given["resolver"] = "--dns-server"
+    for name, value in connection_options(parser, args).items():
+        options[name] = value
+        given[name] = _CONNECTION_FLAGS[name]
     # A flag that no source the other flags turn on would read is a mistake: say so.
     settings = {**defaults(option_specs(LookupOptions)), **options}
     on = [source for source in SOURCES if source.enabled(settings)]

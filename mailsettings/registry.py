@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .address import Address, parse_address, typed_local_part
+from .address import FULLWIDTH, Address, parse_address, typed_local_part
 from .bulk import DEFAULT_WINDOW, astream, stream
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
@@ -86,9 +86,7 @@ class Registry:
         self._spellings: dict[str, None] = {}
         if self._extra or defaults:
             self._check_sources()
-            from .option import checked
-
-            self._defaults = checked(self._option_specs(), defaults)
+            self._defaults = self._checked(defaults)
 
     @classmethod
     def from_directory(cls, path: str | Path, *, bundled: bool = True) -> Registry:
@@ -147,6 +145,14 @@ class Registry:
             self._specs = option_specs(LookupOptions, *(source.options for source in self._extra))
         return self._specs
 
+    def _checked(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A call's options, checked (:class:`TypeError` / :class:`ValueError`)."""
+        if not options:
+            return {}
+        from .option import checked
+
+        return checked(self._option_specs(), options)
+
     def _settings_with(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Every option: the call's overrides, else the registry's defaults, else the default."""
         if self._settings is None:
@@ -198,7 +204,7 @@ class Registry:
             ):
                 return result
             if not at and not address.isascii():  # ＠ typed with a CJK keyboard
-                translated = address.replace("＠", "@").replace("﹫", "@")
+                translated = address.translate(FULLWIDTH)
                 if translated != address:
                     try:
                         return self.lookup(translated)
@@ -226,11 +232,7 @@ class Registry:
         It checks the options, parses the address, answers from the store or the outcome
         cache, or says which sources to ask.
         """
-        overrides: dict[str, Any] = {}
-        if options:
-            from .option import checked
-
-            overrides = checked(self._option_specs(), options)
+        overrides = self._checked(options)
         parsed = parse_address(address)  # type: ignore[arg-type] # it says what is not a str
         known = self._known(parsed)
         if known is not None:
@@ -269,7 +271,6 @@ class Registry:
                 oldest = next(iter(self._spellings), None)
                 self._spellings.pop(oldest, None)  # type: ignore[arg-type]
                 self._results.pop(oldest, None)  # type: ignore[arg-type]
-
 
     def _known(self, address: Address) -> LookupResult | None:
         """The store's result for the address's domain, cached per domain."""
@@ -340,10 +341,7 @@ class Registry:
             addresses, Iterable
         ):
             raise TypeError("addresses must be an iterable of addresses, not one address")
-        if options:
-            from .option import checked
-
-            checked(self._option_specs(), options)  # a bad option is the caller's error, once
+        self._checked(options)  # a bad option is the caller's error, once
         keys: list[str | MailSettingsError] = []
         pending: dict[str, object] = {}
         for item in addresses:
@@ -417,10 +415,7 @@ class Registry:
 
         The registry's providers, and every lookup when no network source is on.
         """
-        from .option import checked
-
-        overrides = checked(self._option_specs(), options) if options else {}
-        if self._plan_for(overrides)[1]:
+        if self._plan_for(self._checked(options))[1]:
             return self._known
         return lambda address: self.lookup(str(address), **options)
 

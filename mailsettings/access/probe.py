@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..cache import TTLCache
-from ..enums import Protocol, Security
+from ..enums import Security
 from ..errors import ConnectError, ConnectTimeoutError, ProtocolError, TLSError
 from ..models import Server
 from ..net.budget import Budget
@@ -34,9 +34,8 @@ if TYPE_CHECKING:
 
     from ..net.dns import Dns
     from ..net.mail import MailConnection
-    from ..protocol import Client, IMAPClient, POP3Client, SMTPClient
+    from ..protocol import Client
 
-    MailClient = IMAPClient | POP3Client | SMTPClient
     Done = Callable[..., "ProbeResult"]
 
 __all__ = ["ProbeFailure", "ProbeResult", "aprobe", "probe", "probe_with"]
@@ -122,14 +121,6 @@ class ProbeResult(BaseModel):
         return f"{where}: " + ", ".join(parts)
 
 
-def _client(protocol: Protocol, tls: bool) -> MailClient:
-    from ..protocol import IMAPClient, POP3Client, SMTPClient
-
-    if protocol is Protocol.IMAP:
-        return IMAPClient(tls=tls)
-    return POP3Client(tls=tls) if protocol is Protocol.POP3 else SMTPClient(tls=tls)
-
-
 def _unverified_context() -> ssl.SSLContext:
     """For reporting only, after verification failed: never used to send anything secret."""
     context = ssl.create_default_context()
@@ -143,20 +134,6 @@ def _expiry(certificate: Mapping[str, Any] | None) -> datetime | None:
     if not isinstance(after, str):
         return None
     return datetime.fromtimestamp(ssl.cert_time_to_seconds(after), tz=UTC)
-
-
-async def _capabilities(connection: MailConnection) -> None:
-    """Ask for the capabilities (IMAP: unless the greeting or login already said)."""
-    from ..protocol import IMAPClient, POP3Client, SMTPClient
-
-    client = connection.client
-    if isinstance(client, IMAPClient):
-        if client.capabilities is None:
-            await connection.exchange(client.capability())
-    elif isinstance(client, POP3Client):
-        await connection.exchange(client.capa())
-    elif isinstance(client, SMTPClient):
-        await connection.exchange(client.ehlo("localhost"))
 
 
 async def probe_with(
@@ -184,10 +161,7 @@ async def probe_with(
 
     async def connect(verified: bool) -> MailConnection:
         return await MailConnection.open(
-            _client(server.protocol, implicit),
-            host=server.host,
-            port=server.port,
-            implicit_tls=implicit,
+            server,
             dns=dns,
             budget=budget,
             ssl_context=context if verified else _unverified_context(),
@@ -244,11 +218,10 @@ async def _conversation(
     failure: tuple[ProbeFailure, str] | None,
     done: Done,
 ) -> ProbeResult:
-    from ..protocol import Greeting, IMAPClient, POP3Client, SMTPClient, TLSReady
+    from ..protocol import Greeting
 
     server: Server = facts["server"]
     client = connection.client
-    assert isinstance(client, IMAPClient | POP3Client | SMTPClient)
     greeting = next((e for e in await connection.greeting() if isinstance(e, Greeting)), None)
     if greeting is None:
         return done(ProbeFailure.PROTOCOL_ERROR, "the server closed the connection without a greeting")
@@ -256,7 +229,7 @@ async def _conversation(
     facts["tls_version"] = connection.tls_version
     if not greeting.ok:
         return done(ProbeFailure.NOT_READY, f"the server is not ready: {greeting.text}")
-    await _capabilities(connection)
+    await connection.read_capabilities()
     if server.security is not Security.SSL:
         capabilities = client.capabilities
         facts["starttls_offered"] = bool(capabilities and capabilities.starttls)
@@ -264,14 +237,11 @@ async def _conversation(
             if not facts["starttls_offered"]:
                 _record(facts, client)
                 return done(ProbeFailure.STARTTLS_MISSING, "the server does not offer STARTTLS")
-            answer = await connection.exchange(client.starttls())
-            if not any(isinstance(event, TLSReady) for event in answer):
+            if not await connection.upgrade():
                 _record(facts, client)
                 return done(ProbeFailure.STARTTLS_REFUSED, "the server refused STARTTLS")
-            await connection.start_tls()
             facts["certificate_verified"] = True
             facts["tls_version"] = connection.tls_version
-            await _capabilities(connection)
     _record(facts, client)
     if facts.get("certificate_verified"):
         facts["certificate_expires"] = _expiry(connection.certificate)

@@ -86,6 +86,7 @@ from ..net.runner import run_sync
 from ..option import check_seconds
 from ..protocol.base import (
     CredentialsError,
+    Secrets,
     WrongProtocolError,
     clean_text,
     detect_protocol,
@@ -263,31 +264,18 @@ class _Reader:
         self.closed = True
 
 
-class _Secrets:
-    """The credentials of one call and the forms they were sent in, to mask them in messages."""
+class _Secrets(Secrets):
+    """:class:`~mailsettings.protocol.base.Secrets` that also masks the form ``str(bytes)`` shows.
 
-    __slots__ = ("_values",)
+    The standard library's errors quote the bytes they were sent.
+    """
 
-    def __init__(self, *values: str | None) -> None:
-        self._values: list[str] = []
-        for value in values:
-            self.add(value)
+    __slots__ = ()
 
     def add(self, value: str | None) -> None:
-        if not value:
-            return
-        for form in (value, repr(value.encode("utf-8", "replace"))[2:-1]):
-            if form and form not in self._values:
-                self._values.append(form)
-        self._values.sort(key=len, reverse=True)
-
-    def mask(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, "***")
-        return text
-
-    def __repr__(self) -> str:
-        return "_Secrets(...)"
+        super().add(value)
+        if value:
+            super().add(repr(value.encode("utf-8", "replace"))[2:-1])
 
 
 def _b64(data: bytes, secrets: _Secrets) -> str:
@@ -1117,7 +1105,8 @@ def _connect(
         context=ssl_context or default_ssl_context(),
         provider=provider,
     )
-    secrets = _Secrets(plan.secret)
+    secrets = _Secrets()
+    secrets.add(plan.secret)
     dns = Dns(checked_resolver, TTLCache[tuple[object, ...], Answer](), budget)
     addresses = run_sync(
         checked_addresses(

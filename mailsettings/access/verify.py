@@ -44,10 +44,8 @@ from .credentials import authentication_error, login_names
 
 if TYPE_CHECKING:
     from ..net.dns import Dns
-    from ..net.mail import MailConnection
-    from ..protocol import Event, IMAPClient, Mechanism, POP3Client, SMTPClient
-
-    MailClient = IMAPClient | POP3Client | SMTPClient
+    from ..net.mail import MailClient, MailConnection
+    from ..protocol import Event, Mechanism
 
 __all__ = ["ProtocolCheck", "Verification", "averify", "verify"]
 
@@ -217,12 +215,6 @@ def verify(
 # --- one protocol ------------------------------------------------------------------------
 
 
-def _preferred(result: LookupResult, protocol: Protocol) -> Server | None:
-    if protocol is Protocol.IMAP:
-        return result.imap
-    return result.pop3 if protocol is Protocol.POP3 else result.smtp
-
-
 async def _check(
     result: LookupResult,
     protocol: Protocol,
@@ -239,7 +231,7 @@ async def _check(
     from ..cache import TTLCache
     from ..net.dns import Dns, check_resolver
 
-    server = _preferred(result, protocol)
+    server: Server | None = getattr(result, protocol.value)  # the preferred one
     if server is None:
         return ProtocolCheck(
             protocol,
@@ -287,27 +279,15 @@ async def _secure_connection(
 ) -> MailConnection:
     """A connection with TLS up (or plain text, when allowed) and fresh capabilities."""
     from ..net.mail import MailConnection
-    from ..protocol import Greeting, IMAPClient, POP3Client, SMTPClient, TLSReady
-    from .probe import _capabilities
+    from ..protocol import Greeting
 
-    implicit = server.security is Security.SSL
-    client: MailClient
-    if server.protocol is Protocol.IMAP:
-        client = IMAPClient(tls=implicit)
-    elif server.protocol is Protocol.POP3:
-        client = POP3Client(tls=implicit)
-    else:
-        client = SMTPClient(tls=implicit)
     if server.security is Security.PLAIN and not allow_plaintext:
         raise TLSError(
             f"{server.host}:{server.port} offers no TLS: the password would travel in clear "
             "text (pass allow_plaintext=True to send it anyway)."
         )
     connection = await MailConnection.open(
-        client,
-        host=server.host,
-        port=server.port,
-        implicit_tls=implicit,
+        server,
         dns=dns,
         budget=budget,
         ssl_context=ssl_context,
@@ -323,16 +303,13 @@ async def _secure_connection(
                 + (f": {greeting.text}" if greeting is not None else "."),
                 seen=greeting.text if greeting is not None else "",
             )
-        await _capabilities(connection)
+        await connection.read_capabilities()
         if server.security is Security.STARTTLS:
-            capabilities = client.capabilities
+            capabilities = connection.client.capabilities
             if capabilities is None or not capabilities.starttls:
                 raise TLSError(f"{server.host}:{server.port} does not offer STARTTLS.")
-            answer = await connection.exchange(client.starttls())
-            if not any(isinstance(event, TLSReady) for event in answer):
+            if not await connection.upgrade():
                 raise TLSError(f"{server.host}:{server.port} refused STARTTLS.")
-            await connection.start_tls()
-            await _capabilities(connection)
     except BaseException:
         await connection.close()
         raise
@@ -378,11 +355,9 @@ async def _login(
         CommandFailed,
         IMAPClient,
         POP3Client,
-        SMTPClient,
     )
 
     client = connection.client
-    assert isinstance(client, IMAPClient | POP3Client | SMTPClient)
     mechanism = _mechanism(client, login, secret, token=token, host=server.host, port=server.port)
     if mechanism == "USER/PASS":
         assert isinstance(client, POP3Client)

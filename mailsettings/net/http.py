@@ -84,6 +84,11 @@ class FetchError(MailSettingsError):
         self.status = status
         self.temporary = temporary or type(self).temporary
 
+    def as_discovery_error(self, url: str) -> DiscoveryError:
+        """The failure to fetch ``url``, as a source's temporary failure."""
+        kind = DiscoveryTimeoutError if isinstance(self, TimeoutError) else DiscoveryError
+        return kind(f"{url}: {self.reason}")
+
 
 class FetchRefusedError(FetchError):
     """The request was refused by policy (address, scheme, redirect, size, type)."""

@@ -21,6 +21,7 @@ import ssl
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..enums import Protocol, Security
 from ..errors import (
     ConnectError,
     ConnectTimeoutError,
@@ -28,12 +29,28 @@ from ..errors import (
     DiscoveryTimeoutError,
     TLSError,
 )
-from ..protocol import Client, ConnectionClosed, Event, State
+from ..models import Server
+from ..protocol import (
+    ConnectionClosed,
+    Event,
+    IMAPClient,
+    POP3Client,
+    SMTPClient,
+    State,
+    TLSReady,
+)
 from .budget import Budget
 from .dns import Dns
 from .policy import address_allowed, ip_literal
 
-__all__ = ["MailConnection", "checked_addresses", "default_ssl_context", "tls_error"]
+__all__ = [
+    "MailClient",
+    "MailConnection",
+    "checked_addresses",
+    "client_for",
+    "default_ssl_context",
+    "tls_error",
+]
 
 _READ = 65536
 
@@ -96,6 +113,16 @@ def tls_error(host: str, error: ssl.SSLError) -> TLSError:
     return TLSError(f"The TLS handshake with {host} failed: {error.reason or error}.")
 
 
+MailClient = IMAPClient | POP3Client | SMTPClient
+
+
+def client_for(protocol: Protocol, *, tls: bool) -> MailClient:
+    """A new sans-I/O client of ``protocol`` (``tls``: the connection starts encrypted)."""
+    if protocol is Protocol.IMAP:
+        return IMAPClient(tls=tls)
+    return POP3Client(tls=tls) if protocol is Protocol.POP3 else SMTPClient(tls=tls)
+
+
 class MailConnection:
     """One connection to a mail server, driving one protocol client.
 
@@ -104,7 +131,7 @@ class MailConnection:
 
     def __init__(
         self,
-        client: Client,
+        client: MailClient,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
@@ -127,11 +154,8 @@ class MailConnection:
     @classmethod
     async def open(
         cls,
-        client: Client,
+        server: Server,
         *,
-        host: str,
-        port: int,
-        implicit_tls: bool,
         dns: Dns,
         budget: Budget,
         ssl_context: ssl.SSLContext | None = None,
@@ -139,8 +163,13 @@ class MailConnection:
         allowed_networks: Iterable[str] = (),
         port_map: Mapping[int, int] | None = None,
     ) -> MailConnection:
-        """Connect to ``host`` (on ``port_map[port]`` when mapped), TLS first when ``implicit_tls``."""
-        port = (port_map or {}).get(port, port)
+        """Connect to ``server`` (on ``port_map[port]`` when mapped), TLS first for implicit TLS.
+
+        The connection drives a new client of the server's protocol.
+        """
+        host = server.host
+        port = (port_map or {}).get(server.port, server.port)
+        implicit_tls = server.security is Security.SSL
         context = ssl_context or default_ssl_context()
         addresses = await checked_addresses(
             host,
@@ -175,7 +204,7 @@ class MailConnection:
                 )
                 continue
             return cls(
-                client,
+                client_for(server.protocol, tls=implicit_tls),
                 reader,
                 writer,
                 host=host,
@@ -198,13 +227,9 @@ class MailConnection:
         except TimeoutError:
             raise self._timeout("sending") from None
         except OSError as error:
-            raise ConnectError(
-                f"The connection to {self.host} broke: {error.strerror or error}.",
-                host=self.host,
-                port=self.port,
-            ) from None
+            raise self._broken(error) from None
 
-    async def until(self, done: Callable[[Client], bool]) -> list[Event]:
+    async def until(self, done: Callable[[MailClient], bool]) -> list[Event]:
         """Read and feed the client until ``done(client)`` or the connection closes."""
         events: list[Event] = []
         while not done(self.client):
@@ -216,11 +241,7 @@ class MailConnection:
             except ssl.SSLError as error:
                 raise tls_error(self.host, error) from None
             except OSError as error:
-                raise ConnectError(
-                    f"The connection to {self.host} broke: {error.strerror or error}.",
-                    host=self.host,
-                    port=self.port,
-                ) from None
+                raise self._broken(error) from None
             events.extend(self.client.receive_data(data))
             if any(isinstance(event, ConnectionClosed) for event in events):
                 break
@@ -248,6 +269,28 @@ class MailConnection:
             raise TLSError(f"The TLS handshake with {self.host} failed: {error}.") from None
         self.client.tls_established()
 
+    # --- the steps every conversation takes ------------------------------------------
+
+    async def read_capabilities(self) -> None:
+        """Ask for the capabilities (IMAP: unless the greeting or the login already said)."""
+        client = self.client
+        if isinstance(client, IMAPClient):
+            if client.capabilities is None:
+                await self.exchange(client.capability())
+        elif isinstance(client, POP3Client):
+            await self.exchange(client.capa())
+        else:
+            await self.exchange(client.ehlo("localhost"))
+
+    async def upgrade(self) -> bool:
+        """STARTTLS, the TLS handshake and the capabilities again; false if the server refused."""
+        answer = await self.exchange(self.client.starttls())
+        if not any(isinstance(event, TLSReady) for event in answer):
+            return False
+        await self.start_tls()
+        await self.read_capabilities()
+        return True
+
     # --- what TLS says -------------------------------------------------------------------
 
     @property
@@ -273,6 +316,13 @@ class MailConnection:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(max(min(self.budget.bound(), 1.0), 0.05)):
                 await self._writer.wait_closed()
+
+    def _broken(self, error: OSError) -> ConnectError:
+        return ConnectError(
+            f"The connection to {self.host} broke: {error.strerror or error}.",
+            host=self.host,
+            port=self.port,
+        )
 
     def _timeout(self, doing: str) -> ConnectTimeoutError:
         return ConnectTimeoutError(

@@ -31,6 +31,7 @@ __all__ = [
     "is_public_suffix",
     "registrable_domain",
     "usable_host",
+    "within_domain",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -134,6 +135,15 @@ def usable_host(host: str, *, allow_private_networks: bool = False) -> bool:
     if ip_literal(name) is not None:
         return False
     return name != "localhost" and not name.endswith(".localhost")
+
+
+def within_domain(host: str, domain: str) -> bool:
+    """Whether ``host`` is ``domain`` or a name below it (both lower-case ASCII).
+
+    >>> within_domain("mail.example.org", "example.org"), within_domain("badexample.org", "example.org")
+    (True, False)
+    """
+    return host == domain or host.endswith("." + domain)
 
 
 @functools.cache

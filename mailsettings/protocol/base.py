@@ -37,6 +37,7 @@ __all__ = [
     "LineReader",
     "ProtocolError",
     "ResponseTooLargeError",
+    "Secrets",
     "State",
     "WrongProtocolError",
 ]
@@ -112,6 +113,42 @@ def excerpt(text: str, limit: int = EXCERPT_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class Secrets:
+    """The credentials of one session, in every form they were sent in, to mask them as ``***``.
+
+    >>> secrets = Secrets()
+    >>> secrets.add("hunter2"); secrets.add("aHVudGVyMg==")
+    >>> secrets.mask("bad password hunter2 (aHVudGVyMg==)")
+    'bad password *** (***)'
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: list[str] = []
+
+    def add(self, value: str | None) -> None:
+        """Mask ``value`` from now on (longest values are masked first)."""
+        if value and value not in self._values:
+            self._values.append(value)
+            self._values.sort(key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        for value in self._values:
+            text = text.replace(value, "***")
+        return text
+
+    def mask_bytes(self, data: bytes) -> bytes:
+        """``data`` with every secret (in UTF-8) replaced by ``***``."""
+        for value in self._values:
+            data = data.replace(value.encode("utf-8"), b"***")
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(...)"
+
+
 _SMTP_REPLY = re.compile(rb"^[0-9]{3}(?:[ -]|$)")
 
 
@@ -162,17 +199,13 @@ class LineReader:
         end = self._buffer.find(b"\n", self._scanned)
         if end < 0:
             self._scanned = len(self._buffer)
-            if self._scanned > self.max_line_length:
-                raise ResponseTooLargeError(
-                    f"the server sent a line longer than {self.max_line_length} bytes",
-                    seen=excerpt(clean_text(bytes(self._buffer[:EXCERPT_LENGTH]))),
-                )
-            return None
-        if end > self.max_line_length + 1:
+        if (end < 0 and self._scanned > self.max_line_length) or end > self.max_line_length + 1:
             raise ResponseTooLargeError(
                 f"the server sent a line longer than {self.max_line_length} bytes",
                 seen=excerpt(clean_text(bytes(self._buffer[:EXCERPT_LENGTH]))),
             )
+        if end < 0:
+            return None
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
         self._scanned = 0
@@ -225,7 +258,7 @@ class Client:
         self._mechanism: Mechanism | None = None
         self._unsent_initial: bytes | None = None
         self._answer: bytes | None = None
-        self._secrets: list[str] = []
+        self._secrets = Secrets()
         self._authenticated = False
 
     # --- public state ---------------------------------------------------------------------
@@ -345,38 +378,23 @@ class Client:
 
     def _text(self, raw: bytes) -> str:
         """Server text for an event or an error: cleaned, credentials masked."""
-        return self._mask(clean_text(raw))
-
-    def _mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._secrets.mask(clean_text(raw))
 
     def _excerpt(self, raw: bytes) -> str:
         return excerpt(self._text(raw[: EXCERPT_LENGTH * 4]))
 
-    def _remember_secret(self, secret: str) -> None:
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
-
     def _wrong_greeting(self, line: bytes) -> ProtocolError:
         seen = self._excerpt(line)
         detected = detect_protocol(line)
-        if detected is not None and detected != self.protocol_name:
-            return WrongProtocolError(
-                f"expected a{'n' if self.protocol_name == 'IMAP' else ''} "
-                f"{self.protocol_name} greeting, got what looks like {detected}: {seen!r}",
-                seen=seen,
-                expected=self.protocol_name,
-                detected=detected,
-            )
+        if detected == self.protocol_name:
+            detected = None
+        article = "an" if self.protocol_name == "IMAP" else "a"
+        got = f"what looks like {detected}: {seen!r}" if detected else repr(seen)
         return WrongProtocolError(
-            f"expected a{'n' if self.protocol_name == 'IMAP' else ''} "
-            f"{self.protocol_name} greeting, got {seen!r}",
+            f"expected {article} {self.protocol_name} greeting, got {got}",
             seen=seen,
             expected=self.protocol_name,
-            detected=None,
+            detected=detected,
         )
 
     def _unexpected(self, line: bytes, what: str = "an unexpected line") -> ProtocolError:
@@ -401,20 +419,28 @@ class Client:
         self._lines = 0
         return line + CRLF
 
-    @staticmethod
-    def _check_argument(value: str, what: str) -> None:
-        if any(character in value for character in "\r\n\x00"):
-            raise ValueError(f"the {what} cannot contain CR, LF or NUL")
+    def _require_unauthenticated(self) -> None:
+        """Before a login command: idle, and not logged in yet."""
+        self._require(State.READY)
+        if self._authenticated:
+            raise CommandStateError("the session is already authenticated")
+
+    def _require_plain_text(self, command: str) -> None:
+        """Before STARTTLS (``command`` names it): not encrypted, not logged in yet."""
+        if self._tls:
+            raise CommandStateError("the connection is already encrypted")
+        if self._authenticated:
+            raise CommandStateError(f"{command} is only allowed before authentication")
 
     def _start_authentication(self, mechanism: Mechanism) -> bytes | None:
         """Register the mechanism's secrets and return its initial response."""
         if not mechanism.name or not re.fullmatch(r"[A-Z0-9_-]{1,20}", mechanism.name):
             raise ValueError(f"not a SASL mechanism name: {mechanism.name!r}")
         for secret in mechanism.secrets():
-            self._remember_secret(secret)
+            self._secrets.add(secret)
         initial = mechanism.initial_response()
         if initial is not None:
-            self._remember_secret(base64.b64encode(initial).decode("ascii"))
+            self._secrets.add(base64.b64encode(initial).decode("ascii"))
         return initial
 
     def _challenge(self, encoded: bytes, events: list[Event]) -> None:
@@ -434,11 +460,9 @@ class Client:
         if answer is None:
             raise self._unexpected(encoded, f"another {self._mechanism.name} challenge")
         self._answer = answer
-        self._remember_secret(base64.b64encode(answer).decode("ascii"))
-        for secret in self._secrets:
-            decoded = decoded.replace(secret.encode("utf-8"), b"***")
+        self._secrets.add(base64.b64encode(answer).decode("ascii"))
         self._state = State.CHALLENGED
-        events.append(Challenge(decoded))
+        events.append(Challenge(self._secrets.mask_bytes(decoded)))
 
     def answer_challenge(self) -> bytes:
         """The answer to the last :class:`~mailsettings.protocol.events.Challenge`."""

@@ -225,15 +225,8 @@ class IMAPClient(Client):
 
     def starttls(self) -> bytes:
         """``STARTTLS``: answered by ``TLSReady`` or ``TLSRefused``."""
-        if self._tls:
-            raise CommandStateError("the connection is already encrypted")
-        if self._authenticated:
-            raise CommandStateError("STARTTLS is only allowed before authentication")
+        self._require_plain_text("STARTTLS")
         return self._command("STARTTLS")
-
-    def _check_unauthenticated(self) -> None:
-        if self._authenticated:
-            raise CommandStateError("the session is already authenticated")
 
     def login(self, user: str, password: str) -> bytes:
         """``LOGIN user password``: answered by ``AuthOK`` or ``AuthFailed``.
@@ -242,8 +235,7 @@ class IMAPClient(Client):
         :class:`~mailsettings.protocol.base.CredentialsError` (use SASL PLAIN). Refused
         when the server advertises ``LOGINDISABLED``.
         """
-        self._require(State.READY)
-        self._check_unauthenticated()
+        self._require_unauthenticated()
         if self._capabilities is not None and self._capabilities.login_disabled:
             raise CommandStateError(
                 "the server advertises LOGINDISABLED: use STARTTLS, or AUTHENTICATE"
@@ -258,8 +250,8 @@ class IMAPClient(Client):
             if any(character in value for character in "\r\n\x00"):
                 raise CredentialsError(f"the {what} cannot contain CR, LF or NUL")
             arguments.append(quote(value, what))
-        self._remember_secret(password)
-        self._remember_secret(arguments[1])
+        self._secrets.add(password)
+        self._secrets.add(arguments[1])
         return self._command("LOGIN", " ".join(arguments))
 
     def authenticate(self, mechanism: Mechanism) -> bytes:
@@ -267,8 +259,7 @@ class IMAPClient(Client):
 
         Challenges arrive as ``Challenge`` events; the end as ``AuthOK`` or ``AuthFailed``.
         """
-        self._require(State.READY)
-        self._check_unauthenticated()
+        self._require_unauthenticated()
         initial = self._start_authentication(mechanism)
         inline = (
             initial is not None

@@ -82,20 +82,12 @@ class POP3Client(Client):
 
     def starttls(self) -> bytes:
         """``STLS``: answered by ``TLSReady`` or ``TLSRefused``."""
-        if self._tls:
-            raise CommandStateError("the connection is already encrypted")
-        if self._authenticated:
-            raise CommandStateError("STLS is only allowed before authentication")
+        self._require_plain_text("STLS")
         return self._send("STLS", b"STLS")
-
-    def _check_unauthenticated(self) -> None:
-        self._require(State.READY)
-        if self._authenticated:
-            raise CommandStateError("the session is already authenticated")
 
     def user(self, name: str) -> bytes:
         """``USER name``: ``CommandOK``, then send :meth:`pass_`; ``AuthFailed`` if refused."""
-        self._check_unauthenticated()
+        self._require_unauthenticated()
         if any(character in name for character in "\r\n\x00"):
             raise CredentialsError("the user name cannot contain CR, LF or NUL")
         self._user_accepted = False
@@ -103,17 +95,17 @@ class POP3Client(Client):
 
     def pass_(self, password: str) -> bytes:
         """``PASS password`` after an accepted ``USER``: ``AuthOK`` or ``AuthFailed``."""
-        self._check_unauthenticated()
+        self._require_unauthenticated()
         if not self._user_accepted:
             raise CommandStateError("PASS must follow a USER the server accepted")
         if any(character in password for character in "\r\n\x00"):
             raise CredentialsError("the password cannot contain CR, LF or NUL")
-        self._remember_secret(password)
+        self._secrets.add(password)
         return self._send("PASS", b"PASS " + password.encode("utf-8"))
 
     def authenticate(self, mechanism: Mechanism) -> bytes:
         """``AUTH`` with a SASL mechanism: ``Challenge`` events, then ``AuthOK`` or ``AuthFailed``."""
-        self._check_unauthenticated()
+        self._require_unauthenticated()
         initial = self._start_authentication(mechanism)
         line = f"AUTH {mechanism.name}".encode("ascii")
         inline = False

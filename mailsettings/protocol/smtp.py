@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import re
 
-from .base import MAX_LINE_LENGTH, MAX_RESPONSE_LINES, Client, CommandStateError, State
+from .base import MAX_LINE_LENGTH, MAX_RESPONSE_LINES, Client, State
 from .events import (
     AuthFailed,
     AuthOK,
@@ -82,10 +82,7 @@ class SMTPClient(Client):
 
     def starttls(self) -> bytes:
         """``STARTTLS``: answered by ``TLSReady`` or ``TLSRefused``; then ``EHLO`` again."""
-        if self._tls:
-            raise CommandStateError("the connection is already encrypted")
-        if self._authenticated:
-            raise CommandStateError("STARTTLS is only allowed before authentication")
+        self._require_plain_text("STARTTLS")
         return self._send("STARTTLS", b"STARTTLS")
 
     def authenticate(self, mechanism: Mechanism) -> bytes:
@@ -93,9 +90,7 @@ class SMTPClient(Client):
 
         Answered by ``Challenge`` events, then ``AuthOK`` or ``AuthFailed``.
         """
-        self._require(State.READY)
-        if self._authenticated:
-            raise CommandStateError("the session is already authenticated")
+        self._require_unauthenticated()
         initial = self._start_authentication(mechanism)
         line = f"AUTH {mechanism.name}".encode("ascii")
         if initial is not None:

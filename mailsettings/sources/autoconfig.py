@@ -42,10 +42,10 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from ..address import Address
-from ..errors import AutoconfigError, DiscoveryError, DiscoveryTimeoutError
+from ..errors import AutoconfigError, DiscoveryError
 from ..models import LookupResult, Source
 from ..net import HttpOptions
-from ..net.policy import is_public_suffix, registrable_domain, usable_host
+from ..net.policy import is_public_suffix, registrable_domain, within_domain
 from ..option import Option, check_str
 from .base import BaseSource, Context
 
@@ -174,10 +174,6 @@ def mx_domains(domain: str, mx_host: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _within(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
-
-
 class AutoconfigSource(BaseSource[AutoconfigOptions]):
     """One live autoconfig source; ``key`` is its name in ``autoconfig_sources``."""
 
@@ -211,13 +207,13 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
 
     async def arun(self, ctx: Context[AutoconfigOptions]) -> LookupResult | None:
         """Fetch this source's URLs in turn; the first usable document wins."""
-        from ..net.http import FetchError, FetchTimeoutError
+        from ..net.http import FetchError
 
         mx_host = None
         if self.name == "ispdb-mx":
             hosts = await _mx_hosts(ctx)
             mx_host = hosts[0] if hosts else None
-        temporary: list[tuple[str, bool]] = []
+        temporary: list[DiscoveryError] = []
         for url in self.urls(ctx.address, ctx.settings, mx_host):
             where = f"{self.label} {url}"
             try:
@@ -225,7 +221,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
             except FetchError as error:
                 ctx.notes.append(f"{where} skipped: {error.reason}")
                 if error.temporary:
-                    temporary.append((f"{url}: {error.reason}", isinstance(error, FetchTimeoutError)))
+                    temporary.append(error.as_discovery_error(url))
                 continue
             outcome = self._result(
                 ctx,
@@ -239,8 +235,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
                 return outcome
             ctx.notes.append(f"{where} skipped: {outcome}")
         if temporary:
-            reason, timed_out = temporary[0]
-            raise (DiscoveryTimeoutError if timed_out else DiscoveryError)(reason)
+            raise temporary[0]
         return None
 
     def _result(
@@ -264,17 +259,9 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
             return f"not a usable autoconfig document: {error}"
         provider = document.provider
         warnings = list(document.warnings)
-        allow_private = ctx.options["allow_private_networks"]
-        servers = tuple(
-            s for s in provider.servers if usable_host(s.host, allow_private_networks=allow_private)
-        )
-        if len(servers) != len(provider.servers):
-            warnings.append(
-                "Ignored servers at an IP address or a local name: a live source may not "
-                "name them."
-            )
-            if not servers:
-                return "the document names only servers at an IP address or a local name"
+        servers = ctx.usable_servers(provider.servers, warnings)
+        if provider.servers and not servers:
+            return "the document names only servers at an IP address or a local name"
         update: dict[str, object] = {"servers": servers}
         if provider.oauth2 is not None:
             known = ctx.store.oauth2_issuers().get(provider.oauth2.issuer)
@@ -304,7 +291,7 @@ class AutoconfigSource(BaseSource[AutoconfigOptions]):
                 f"Found through the domain's MX host {mx_host}; DNS answers are not "
                 "authenticated. Confirm these settings with the user."
             )
-        elif self.kind is not Source.ISPDB and not _within(host, domain):
+        elif self.kind is not Source.ISPDB and not within_domain(host, domain):
             trusted = False
             warnings.append(
                 f"Read from {host}, not from {domain} itself. Confirm these settings with the user."

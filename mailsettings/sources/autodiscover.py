@@ -46,18 +46,17 @@ from pydantic import ValidationError
 
 from ..address import Address, parse_address
 from ..enums import EMAILADDRESS, EMAILLOCALPART
-from ..errors import DiscoveryError, DiscoveryTimeoutError, InvalidAddressError
+from ..errors import DiscoveryError, InvalidAddressError
 from ..models import (
     AuthMethod,
     LookupResult,
     Protocol,
-    Provider,
     Security,
     Server,
     Source,
 )
 from ..net import HttpOptions
-from ..net.policy import usable_host
+from ..net.policy import usable_host, within_domain
 from ..option import Option
 from .base import BaseSource, Context
 
@@ -265,13 +264,9 @@ class _Search:
     """The user's domain: answers from elsewhere are untrusted."""
     trail: list[str] = field(default_factory=list)
     """Why answers are untrusted so far (redirects to elsewhere)."""
-    temporary: list[tuple[str, bool]] = field(default_factory=list)
-    """Temporary failures: the reason, and whether time ran out."""
+    temporary: list[DiscoveryError] = field(default_factory=list)
+    """Temporary failures, the first to be raised if nothing answers."""
     redirects: int = 0
-
-
-def _within(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
 
 
 class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
@@ -299,8 +294,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
             if outcome is not None:  # an XML redirect: its URLs replace the rest
                 urls = outcome
         if search.temporary:
-            reason, timed_out = search.temporary[0]
-            raise (DiscoveryTimeoutError if timed_out else DiscoveryError)(reason)
+            raise search.temporary[0]
         return None
 
     async def _ask(
@@ -311,7 +305,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
         untrusted_because: str | None,
     ) -> LookupResult | list[tuple[str, str | None]] | None:
         """One request: a result, the URLs of an XML redirect, or ``None`` (with a note)."""
-        from ..net.http import FetchError, FetchTimeoutError
+        from ..net.http import FetchError
 
         where = f"{self.label} {url}"
         try:
@@ -330,9 +324,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
                 return None
             ctx.notes.append(f"{where} skipped: {error.reason}")
             if error.temporary:
-                search.temporary.append(
-                    (f"{url}: {error.reason}", isinstance(error, FetchTimeoutError))
-                )
+                search.temporary.append(error.as_discovery_error(url))
             return None
         try:
             answer = read_pox(fetched.body, search.own)
@@ -343,7 +335,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
         reasons = [*search.trail, *([untrusted_because] if untrusted_because else [])]
         if not fetched.https:
             reasons.append(f"read over plain HTTP from {fetched.final_url}")
-        elif not _within(final_host, search.origin):
+        elif not within_domain(final_host, search.origin):
             reasons.append(f"read from {final_host}, outside {search.origin}")
         if answer.error is not None:
             ctx.notes.append(f"{where} answered with an error: {answer.error}")
@@ -388,7 +380,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
             if not target or not usable_host(target, allow_private_networks=allow_private):
                 continue
             authority = target if port in (443, 0) else f"{target}:{port}"
-            outside = None if _within(target, domain) else f"named by an SRV record: {target}, outside {domain}"
+            outside = None if within_domain(target, domain) else f"named by an SRV record: {target}, outside {domain}"
             urls.append((f"https://{authority}/autodiscover/autodiscover.xml", outside))
         return urls
 
@@ -408,7 +400,7 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
                 ctx.notes.append(f"{where} redirects to {target[:80]!r}, which is not HTTPS; refused")
                 return []
             host = parts.hostname
-            why = None if _within(host, origin) else f"redirected by the answer to {host}"
+            why = None if within_domain(host, origin) else f"redirected by the answer to {host}"
             return [(target, why)]
         try:
             redirected: Address = parse_address(answer.redirect_address or "")
@@ -428,16 +420,8 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
         url: str,
         reasons: list[str],
     ) -> LookupResult | None:
-        address = ctx.address
-        allow_private = ctx.options["allow_private_networks"]
-        servers = tuple(
-            s for s in answer.servers if usable_host(s.host, allow_private_networks=allow_private)
-        )
         warnings = list(answer.warnings)
-        if len(servers) != len(answer.servers):
-            warnings.append(
-                "Ignored servers at an IP address or a local name: a live source may not name them."
-            )
+        servers = ctx.usable_servers(answer.servers, warnings)
         if not servers:
             return None
         if reasons:
@@ -445,14 +429,8 @@ class AutodiscoverSource(BaseSource[AutodiscoverOptions]):
                 f"Found through Exchange Autodiscover at {url} ({'; '.join(dict.fromkeys(reasons))}). "
                 "Confirm these settings with the user."
             )
-        provider = Provider(
-            id=address.domain_ascii if len(address.domain_ascii) <= 64 else address.domain_ascii[-64:].lstrip(".-"),
-            name=answer.display_name or address.domain,
-            domains=(address.domain_ascii,),
-            servers=servers,
-        )
         return ctx.result(
-            provider,
+            ctx.domain_provider(servers, name=answer.display_name),
             source=Source.AUTODISCOVER,
             trusted=not reasons,
             warnings=tuple(warnings),

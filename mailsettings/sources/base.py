@@ -104,6 +104,37 @@ class Context(Generic[OptionsT]):
     def _answered(self, expires: float) -> None:
         self.expires = min(self.expires, expires)
 
+    def usable_servers(self, servers: tuple[Server, ...], warnings: list[str]) -> tuple[Server, ...]:
+        """``servers`` without those a live source may not name: at an IP address or a local name.
+
+        Kept with ``allow_private_networks``; a warning says when any was dropped.
+        """
+        from ..net.policy import usable_host
+
+        allow_private = self.settings["allow_private_networks"]
+        usable = tuple(
+            s for s in servers if usable_host(s.host, allow_private_networks=allow_private)
+        )
+        if len(usable) != len(servers):
+            warnings.append(
+                "Ignored servers at an IP address or a local name: a live source may not "
+                "name them."
+            )
+        return usable
+
+    def domain_provider(self, servers: tuple[Server, ...], *, name: str | None = None) -> Provider:
+        """A provider for the lookup's domain itself (what SRV records, Autodiscover or guessing found).
+
+        It is named after the domain unless ``name`` is given.
+        """
+        domain = self.address.domain_ascii
+        return Provider(
+            id=domain if len(domain) <= 64 else domain[-64:].lstrip(".-"),
+            name=name or self.address.domain,
+            domains=(domain,),
+            servers=servers,
+        )
+
     def result(
         self,
         provider: Provider,

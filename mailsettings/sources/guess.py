@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 from ..enums import AuthMethod, Protocol, Security, Source
-from ..models import LookupResult, Provider, Server
+from ..models import LookupResult, Server
 from ..net import NetworkOptions
 from ..option import Option
 from .base import BaseSource, Context
@@ -182,13 +182,12 @@ class GuessSource(BaseSource[GuessOptions]):
         warnings.append(
             "Guessing cannot tell which login name to use; the full address is assumed."
         )
-        provider = Provider(
-            id=domain[-64:].lstrip(".-"),
-            name=ctx.address.domain,
-            domains=(domain,),
-            servers=tuple(servers),
+        return ctx.result(
+            ctx.domain_provider(tuple(servers)),
+            source=Source.GUESS,
+            trusted=False,
+            warnings=tuple(warnings),
         )
-        return ctx.result(provider, source=Source.GUESS, trusted=False, warnings=tuple(warnings))
 
     @staticmethod
     def _nothing(

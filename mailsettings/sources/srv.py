@@ -15,9 +15,9 @@ from typing import Annotated
 from pydantic import ValidationError
 
 from ..errors import DiscoveryError, DiscoveryTimeoutError
-from ..models import LookupResult, Protocol, Provider, Security, Server, Source
+from ..models import LookupResult, Protocol, Security, Server, Source
 from ..net import NetworkOptions
-from ..net.policy import usable_host
+from ..net.policy import usable_host, within_domain
 from ..option import Option
 from .base import BaseSource, Context
 
@@ -39,10 +39,6 @@ class SrvOptions(NetworkOptions, total=False):
 
     srv: Annotated[bool, Option(False, "read the domain's RFC 6186 SRV records")]
     """Read the domain's RFC 6186 / RFC 8314 SRV records (default off)."""
-
-
-def _provider_id(domain: str) -> str:
-    return domain if len(domain) <= 64 else domain[-64:].lstrip(".-")
 
 
 class SrvSource(BaseSource[SrvOptions]):
@@ -100,7 +96,7 @@ class SrvSource(BaseSource[SrvOptions]):
                         "which is not a usable host name and port."
                     )
                     continue
-                if target != domain and not target.endswith("." + domain):
+                if not within_domain(target, domain):
                     outside[target] = None
         if not servers:
             if failures:
@@ -120,12 +116,9 @@ class SrvSource(BaseSource[SrvOptions]):
         warnings.append(
             "SRV records do not say which login name to use; the full address is assumed."
         )
-        provider = Provider(
-            id=_provider_id(domain),
-            name=ctx.address.domain,
-            domains=(domain,),
-            servers=tuple(servers.values()),
-        )
         return ctx.result(
-            provider, source=Source.SRV, trusted=not outside, warnings=tuple(warnings)
+            ctx.domain_provider(tuple(servers.values())),
+            source=Source.SRV,
+            trusted=not outside,
+            warnings=tuple(warnings),
         )
