@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .enums import AuthMethod, Security
+from .enums import SASL_METHODS, AuthMethod, Security
 from .models import Provider, Server
 
 if TYPE_CHECKING:
@@ -35,14 +35,10 @@ __all__ = ["EXPIRY_WARNING", "ServerCheck", "acheck", "check", "main"]
 EXPIRY_WARNING = 30
 """A certificate that expires within this many days is reported."""
 _MECHANISMS: dict[AuthMethod, frozenset[str]] = {
-    AuthMethod.PASSWORD_CLEARTEXT: frozenset({"PLAIN", "LOGIN"}),
-    AuthMethod.PASSWORD_ENCRYPTED: frozenset(
-        {"CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "DIGEST-MD5"}
-    ),
-    AuthMethod.OAUTH2: frozenset({"XOAUTH2", "OAUTHBEARER"}),
-    AuthMethod.GSSAPI: frozenset({"GSSAPI"}),
-    AuthMethod.NTLM: frozenset({"NTLM"}),
+    method: frozenset(name for name, named in SASL_METHODS.items() if named is method)
+    for method in SASL_METHODS.values()
 }
+"""The SASL mechanisms that stand for each authentication method."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ __all__ = [
     "EMAILADDRESS",
     "EMAILDOMAIN",
     "EMAILLOCALPART",
+    "SASL_METHODS",
     "AuthMethod",
     "InstructionKind",
     "PasswordKind",
@@ -73,6 +74,21 @@ class Status(StrEnum):
     """No IMAP, POP3 or SMTP for ordinary clients (e.g. only a web or app client)."""
     NEEDS_BRIDGE = "needs-bridge"
     """Standard protocols only through a local bridge program the user installs."""
+
+
+SASL_METHODS: dict[str, AuthMethod] = {
+    "PLAIN": AuthMethod.PASSWORD_CLEARTEXT,
+    "LOGIN": AuthMethod.PASSWORD_CLEARTEXT,
+    "CRAM-MD5": AuthMethod.PASSWORD_ENCRYPTED,
+    "DIGEST-MD5": AuthMethod.PASSWORD_ENCRYPTED,
+    "SCRAM-SHA-1": AuthMethod.PASSWORD_ENCRYPTED,
+    "SCRAM-SHA-256": AuthMethod.PASSWORD_ENCRYPTED,
+    "XOAUTH2": AuthMethod.OAUTH2,
+    "OAUTHBEARER": AuthMethod.OAUTH2,
+    "GSSAPI": AuthMethod.GSSAPI,
+    "NTLM": AuthMethod.NTLM,
+}
+"""The authentication method each SASL mechanism a server may offer stands for."""
 
 
 class PasswordKind(StrEnum):

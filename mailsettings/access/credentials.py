@@ -1,5 +1,10 @@
-"""What probe, verify and the connection helpers share about logging in.
+"""What probe, verify and the connection helpers share: their arguments and logging in.
 
+* :func:`checked_arguments` — the arguments named like lookup options (``timeout``,
+  ``resolver``, ``ssl_context``, ``allow_private_networks``, ``allowed_networks``,
+  ``port_map``, ``allow_plaintext``), checked as a lookup checks them;
+* :func:`check_secret` — exactly one of a password and an OAuth2 token, sendable;
+* :func:`require_trusted` — credentials go only to the servers of a trusted result;
 * :func:`login_names` — the login names to try: the server's rule applied to the
   address, and the other form (full address or local part) only when the data does not
   fix the form (a result from SRV records or guessing assumes it);
@@ -21,14 +26,28 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..enums import EMAILADDRESS, EMAILLOCALPART, InstructionKind, PasswordKind, Source
 from ..errors import AppPasswordRequiredError, AuthenticationError
 from ..models import LookupResult, Provider, Server
+from ..protocol.base import CredentialsError
 
-__all__ = ["CLIENT_ID", "authentication_error", "login_names", "wants_imap_id"]
+if TYPE_CHECKING:
+    from ..option import OptionSpecs
+
+__all__ = [
+    "CLIENT_ID",
+    "authentication_error",
+    "check_secret",
+    "checked_arguments",
+    "login_names",
+    "require_trusted",
+    "wants_imap_id",
+]
 
 CLIENT_ID: Mapping[str, str] = {"name": "mailsettings", "version": __version__}
 """What the library says of itself in IMAP ``ID`` (name and version only)."""
@@ -41,6 +60,60 @@ _SPECIAL_PASSWORDS = frozenset(
 _SPECIAL_STEPS = frozenset(
     {InstructionKind.APP_PASSWORD, InstructionKind.AUTHORIZATION_CODE, InstructionKind.OAUTH2}
 )
+
+
+_FORBIDDEN_IN_CREDENTIALS = ("\r", "\n", "\x00")
+
+
+@functools.cache
+def _lookup_specs() -> OptionSpecs:
+    from ..option import option_specs
+    from ..options import LookupOptions
+
+    return option_specs(LookupOptions)
+
+
+def checked_arguments(**arguments: object) -> dict[str, Any]:
+    """Arguments that are also lookup options, checked (and normalized) as lookups check them.
+
+    Raises :class:`TypeError` for a wrong type (``allow_plaintext="no"`` is not false),
+    :class:`ValueError` for a bad value.
+    """
+    from ..option import checked
+
+    return checked(_lookup_specs(), arguments)
+
+
+def check_secret(password: object, oauth2_token: object, *, login: str | None) -> tuple[str, bool]:
+    """The secret to send and whether it is an OAuth2 token.
+
+    Exactly one of ``password`` and ``oauth2_token`` must be given, a non-empty ``str``;
+    neither it nor ``login`` may hold a line break or a NUL character
+    (:class:`~mailsettings.protocol.CredentialsError`).
+    """
+    if (password is None) == (oauth2_token is None):
+        raise ValueError("pass exactly one of password= or oauth2_token=")
+    token = oauth2_token is not None
+    secret = oauth2_token if token else password
+    what = "oauth2_token" if token else "password"
+    if not isinstance(secret, str):
+        raise TypeError(f"{what} must be a str, not {type(secret).__name__}")
+    if not secret:
+        raise CredentialsError(f"the {what} is empty")
+    for value, name in ((login or "", "login name"), (secret, what)):
+        if any(character in value for character in _FORBIDDEN_IN_CREDENTIALS):
+            raise CredentialsError(f"the {name} contains a line break or NUL character")
+    return secret, token
+
+
+def require_trusted(result: LookupResult, *, allow_untrusted: bool) -> None:
+    """Refuse (:class:`ValueError`) to send credentials to an untrusted result's servers."""
+    if not result.trusted and not allow_untrusted:
+        raise ValueError(
+            f"The settings for {result.domain} are not trusted (source: {result.source.value}): "
+            "their servers could be anyone's; confirm them with the user, then pass "
+            "allow_untrusted=True to send credentials."
+        )
 
 
 def login_names(result: LookupResult | None, server: Server, address: str) -> tuple[str, ...]:

@@ -269,27 +269,29 @@ async def aprobe(
     """Probe one server within ``timeout`` seconds (see the module's description).
 
     ``resolver`` is a dnspython resolver (default: the system's name servers, read by
-    dnspython); ``port_map`` maps standard ports to others (for tests).
+    dnspython); ``port_map`` maps standard ports to others (for tests). The arguments are
+    checked as the lookup options of the same names: :class:`TypeError` for a wrong type,
+    :class:`ValueError` for a bad value.
     """
-    from ..net.dns import Dns, check_resolver
-    from ..option import check_seconds
+    from ..net.dns import Dns
+    from .credentials import checked_arguments
 
-    budget = Budget.start(check_seconds("timeout", timeout))
+    arguments = checked_arguments(
+        timeout=timeout,
+        ssl_context=ssl_context,
+        resolver=resolver,
+        allow_private_networks=allow_private_networks,
+        allowed_networks=allowed_networks,
+        port_map=port_map,
+    )
+    budget = Budget.start(arguments.pop("timeout"))
     if not isinstance(server, Server):
         raise TypeError(f"server must be a mailsettings.Server, not {type(server).__name__}")
     if server.is_template:
         raise ValueError(f"the host {server.host!r} is a template; probe a result's server")
-    dns = Dns(check_resolver(resolver), TTLCache(), budget)
+    dns = Dns(arguments.pop("resolver"), TTLCache(), budget)
     async with asyncio.timeout(budget.remaining() + 0.5):  # the operations hold it; a backstop
-        return await probe_with(
-            server,
-            dns=dns,
-            budget=budget,
-            ssl_context=ssl_context,
-            allow_private_networks=allow_private_networks,
-            allowed_networks=tuple(allowed_networks),
-            port_map=port_map,
-        )
+        return await probe_with(server, dns=dns, budget=budget, **arguments)
 
 
 def probe(

@@ -80,10 +80,10 @@ from ..errors import (
 )
 from ..models import LookupResult, Provider, Server
 from ..net.budget import Budget
-from ..net.dns import Answer, Dns, check_resolver
+from ..net.dns import Answer, Dns
 from ..net.mail import checked_addresses, default_ssl_context, tls_error
 from ..net.runner import run_sync
-from ..option import check_seconds
+from ..option import check_bool
 from ..protocol.base import (
     CredentialsError,
     Secrets,
@@ -93,7 +93,14 @@ from ..protocol.base import (
     excerpt,
 )
 from ..protocol.sasl import Login, Mechanism, OAuthBearer, Plain, XOAuth2
-from .credentials import CLIENT_ID, authentication_error, wants_imap_id
+from .credentials import (
+    CLIENT_ID,
+    authentication_error,
+    check_secret,
+    checked_arguments,
+    require_trusted,
+    wants_imap_id,
+)
 
 __all__ = ["connect_imap", "connect_pop3", "connect_smtp"]
 
@@ -110,7 +117,6 @@ _POP3_AUTH_LINE = 253
 _ID_FIELDS = 30
 _ID_KEY_LENGTH = 30
 _ID_VALUE_LENGTH = 1024
-_FORBIDDEN_IN_CREDENTIALS = ("\r", "\n", "\x00")
 _OAUTH2_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 """The SASL mechanisms for an OAuth2 token, in the order tried."""
 _OAUTH2_WANTED = "OAuth2 mechanism (XOAUTH2, OAUTHBEARER)"
@@ -974,34 +980,6 @@ def _translated(attempt: _Attempt, secrets: _Secrets) -> Iterator[None]:
 # --- arguments -------------------------------------------------------------------------------
 
 
-class _Plan:
-    """The checked arguments of one call. Its credentials never appear in its ``repr``."""
-
-    def __init__(self, login: str, secret: str, *, token: bool) -> None:
-        self.login = login
-        self.secret = secret
-        self.token = token
-
-    def __repr__(self) -> str:
-        return f"_Plan(login={self.login!r})"
-
-
-def _check_credentials(login: str, password: str | None, oauth2_token: str | None) -> _Plan:
-    if (password is None) == (oauth2_token is None):
-        raise ValueError("pass exactly one of password= or oauth2_token=")
-    token = oauth2_token is not None
-    secret = oauth2_token if token else password
-    what = "oauth2_token" if token else "password"
-    if not isinstance(secret, str):
-        raise TypeError(f"{what} must be a str, not {type(secret).__name__}")
-    if not secret:
-        raise CredentialsError(f"the {what} is empty")
-    for value, name in ((login, "login name"), (secret, what)):
-        if any(character in value for character in _FORBIDDEN_IN_CREDENTIALS):
-            raise CredentialsError(f"the {name} contains a line break or NUL character")
-    return _Plan(login, secret, token=token)
-
-
 def _server_for(
     target: LookupResult | Server,
     protocol: Protocol,
@@ -1018,12 +996,7 @@ def _server_for(
                 domain=target.domain_ascii,
                 provider=target.provider,
             )
-        if not target.trusted and not allow_untrusted:
-            raise ValueError(
-                f"The settings for {target.domain} are not trusted (source: "
-                f"{target.source.value}): {server.host} could be anyone's server; confirm "
-                "them with the user, then pass allow_untrusted=True to send credentials."
-            )
+        require_trusted(target, allow_untrusted=allow_untrusted)
         return server, target.provider
     if isinstance(target, Server):
         if target.protocol != protocol:
@@ -1041,16 +1014,6 @@ def _server_for(
     raise TypeError(
         f"target must be a mailsettings.LookupResult or Server, not {type(target).__name__}"
     )
-
-
-def _check_port_map(port_map: object) -> Mapping[int, int]:
-    if port_map is None:
-        return {}
-    if not isinstance(port_map, Mapping) or not all(
-        isinstance(k, int) and isinstance(v, int) and 0 < v < 65536 for k, v in port_map.items()
-    ):
-        raise TypeError("port_map must map port numbers to port numbers (1-65535)")
-    return port_map
 
 
 def _connect(
@@ -1072,13 +1035,20 @@ def _connect(
     imap_id: ImapID = None,
 ) -> imaplib.IMAP4 | poplib.POP3 | smtplib.SMTP:
     """Check the arguments, resolve, connect, secure, log in; the body of the three helpers."""
-    seconds = check_seconds("timeout", timeout)
-    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-        raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
-    checked_resolver = check_resolver(resolver)
-    ports = _check_port_map(port_map)
+    arguments = checked_arguments(
+        timeout=timeout,
+        ssl_context=ssl_context,
+        resolver=resolver,
+        allow_private_networks=allow_private_networks,
+        allowed_networks=allowed_networks,
+        port_map=port_map,
+        allow_plaintext=allow_plaintext,
+    )
+    seconds = arguments["timeout"]
     id_fields = _check_id_fields(imap_id)
-    server, provider = _server_for(target, protocol, address, allow_untrusted=allow_untrusted)
+    server, provider = _server_for(
+        target, protocol, address, allow_untrusted=check_bool("allow_untrusted", allow_untrusted)
+    )
     if login is None:
         if address is None:
             raise ValueError(
@@ -1087,9 +1057,9 @@ def _connect(
         login = server.login_for(address)
     elif not isinstance(login, str) or not login:
         raise TypeError("login must be a non-empty str")
-    plan = _check_credentials(login, password, oauth2_token)
-    port = ports.get(server.port, server.port)
-    if server.security is Security.PLAIN and not allow_plaintext:
+    secret, token = check_secret(password, oauth2_token, login=login)
+    port = (arguments["port_map"] or {}).get(server.port, server.port)
+    if server.security is Security.PLAIN and not arguments["allow_plaintext"]:
         raise TLSError(
             f'{server.host}:{port} offers no TLS (security "plain"); refusing to send '
             "credentials in clear text (pass allow_plaintext=True to allow it)."
@@ -1102,19 +1072,19 @@ def _connect(
         port=port,
         budget=budget,
         timeout=seconds,
-        context=ssl_context or default_ssl_context(),
+        context=arguments["ssl_context"] or default_ssl_context(),
         provider=provider,
     )
     secrets = _Secrets()
-    secrets.add(plan.secret)
-    dns = Dns(checked_resolver, TTLCache[tuple[object, ...], Answer](), budget)
+    secrets.add(secret)
+    dns = Dns(arguments["resolver"], TTLCache[tuple[object, ...], Answer](), budget)
     addresses = run_sync(
         checked_addresses(
             server.host,
             port,
             dns=dns,
-            allow_private_networks=allow_private_networks,
-            allowed_networks=allowed_networks,
+            allow_private_networks=arguments["allow_private_networks"],
+            allowed_networks=arguments["allowed_networks"],
         )
     )
     implicit_tls = server.security is Security.SSL
@@ -1133,7 +1103,7 @@ def _connect(
         if server.security is Security.STARTTLS:
             connection._start_tls()
         if not isinstance(connection, _IMAP4) or connection.state == "NONAUTH":
-            connection._authenticate(plan.login, plan.secret, token=plan.token, secrets=secrets)
+            connection._authenticate(login, secret, token=token, secrets=secrets)
         if isinstance(connection, _IMAP4):
             fields = _id_to_send(id_fields, provider, connection.capabilities)
             if fields is not None:

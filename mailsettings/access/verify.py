@@ -129,18 +129,20 @@ async def averify(
     same ``timeout``) or a :class:`~mailsettings.LookupResult` (give ``address`` or
     ``login`` with it). Exactly one of ``password`` and ``oauth2_token``.
 
-    Raises :class:`ValueError` for bad arguments and for an untrusted result without
-    ``allow_untrusted=True``, and what a lookup raises; failures of the servers and of
-    the credentials are in the returned :class:`Verification`.
+    Raises :class:`TypeError` and :class:`ValueError` for bad arguments (``options`` are
+    checked as a lookup checks them, whatever ``target`` is), :class:`ValueError` for an
+    untrusted result without ``allow_untrusted=True``, and what a lookup raises; failures
+    of the servers and of the credentials are in the returned :class:`Verification`.
     """
-    from ..option import check_seconds
+    from ..option import check_bool
+    from .credentials import check_secret, checked_arguments, require_trusted
 
-    budget = Budget.start(check_seconds("timeout", timeout))
-    if (password is None) == (oauth2_token is None):
-        raise ValueError("give exactly one of password and oauth2_token")
-    for name, secret in (("password", password), ("oauth2_token", oauth2_token)):
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise ValueError(f"{name} must be a non-empty str")
+    arguments = checked_arguments(
+        timeout=timeout, ssl_context=ssl_context, allow_plaintext=allow_plaintext, **options
+    )
+    budget = Budget.start(arguments.pop("timeout"))
+    secret, token = check_secret(password, oauth2_token, login=login)
+    allow_untrusted = check_bool("allow_untrusted", allow_untrusted)
     wanted = _protocols(protocols)
     if isinstance(target, LookupResult):
         result = target
@@ -149,29 +151,22 @@ async def averify(
     else:
         from ..registry import default_registry
 
-        lookup_options = {**options, "timeout": max(budget.remaining(), 0.001)}
-        if ssl_context is not None:
-            lookup_options["ssl_context"] = ssl_context
+        lookup_options = {k: v for k, v in arguments.items() if k != "allow_plaintext"}
+        lookup_options["timeout"] = max(budget.remaining(), 0.001)
         result = await default_registry().alookup(target, **lookup_options)
         address = target
-    if not result.trusted and not allow_untrusted:
-        raise ValueError(
-            f"The settings for {result.domain} are not trusted (source: {result.source.value}): "
-            "confirm them with the user, then pass allow_untrusted=True to send credentials."
-        )
+    require_trusted(result, allow_untrusted=allow_untrusted)
     checks = await asyncio.gather(
         *(
             _check(
                 result,
                 protocol,
-                secret=password if password is not None else oauth2_token or "",
-                token=oauth2_token is not None,
+                secret=secret,
+                token=token,
                 login=login,
                 address=address,
                 budget=budget,
-                ssl_context=ssl_context,
-                allow_plaintext=allow_plaintext,
-                options=options,
+                options=arguments,
             )
             for protocol in wanted
         )
@@ -224,12 +219,11 @@ async def _check(
     login: str | None,
     address: str | None,
     budget: Budget,
-    ssl_context: ssl.SSLContext | None,
-    allow_plaintext: bool,
     options: Mapping[str, Any],
 ) -> ProtocolCheck:
+    """Log in to the result's preferred server of ``protocol`` (``options`` are checked)."""
     from ..cache import TTLCache
-    from ..net.dns import Dns, check_resolver
+    from ..net.dns import Dns
 
     server: Server | None = getattr(result, protocol.value)  # the preferred one
     if server is None:
@@ -241,17 +235,10 @@ async def _check(
             ),
         )
     names = (login,) if login is not None else login_names(result, server, address or "")
-    dns = Dns(check_resolver(options.get("resolver")), TTLCache(), budget)
+    dns = Dns(options.get("resolver"), TTLCache(), budget)
     tried = names[0]
     try:
-        connection = await _secure_connection(
-            server,
-            dns=dns,
-            budget=budget,
-            ssl_context=ssl_context,
-            allow_plaintext=allow_plaintext,
-            options=options,
-        )
+        connection = await _secure_connection(server, dns=dns, budget=budget, options=options)
         try:
             reply = ""
             for tried in names:
@@ -273,15 +260,13 @@ async def _secure_connection(
     *,
     dns: Dns,
     budget: Budget,
-    ssl_context: ssl.SSLContext | None,
-    allow_plaintext: bool,
     options: Mapping[str, Any],
 ) -> MailConnection:
     """A connection with TLS up (or plain text, when allowed) and fresh capabilities."""
     from ..net.mail import MailConnection
     from ..protocol import Greeting
 
-    if server.security is Security.PLAIN and not allow_plaintext:
+    if server.security is Security.PLAIN and not options["allow_plaintext"]:
         raise TLSError(
             f"{server.host}:{server.port} offers no TLS: the password would travel in clear "
             "text (pass allow_plaintext=True to send it anyway)."
@@ -290,8 +275,8 @@ async def _secure_connection(
         server,
         dns=dns,
         budget=budget,
-        ssl_context=ssl_context,
-        allow_private_networks=bool(options.get("allow_private_networks", False)),
+        ssl_context=options["ssl_context"],
+        allow_private_networks=options.get("allow_private_networks", False),
         allowed_networks=options.get("allowed_networks", ()),
         port_map=options.get("port_map"),
     )

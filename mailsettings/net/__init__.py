@@ -13,6 +13,7 @@ none of these modules; the option groups below are plain declarations.
 """
 
 # No ``from __future__ import annotations``: the option annotations are read at run time.
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, TypedDict
 
 from ..option import Option, check_bool
@@ -50,7 +51,7 @@ def _check_ssl_context(name: str, value: object) -> object:
 
 
 def _check_networks(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, tuple | list | frozenset | set):
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise TypeError(f"{name} must be a tuple of networks such as '10.1.2.0/24'")
     import ipaddress
 

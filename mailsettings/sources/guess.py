@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from ..enums import AuthMethod, Protocol, Security, Source
+from ..enums import SASL_METHODS, AuthMethod, Protocol, Security, Source
 from ..models import LookupResult, Server
 from ..net import NetworkOptions
 from ..option import Option
@@ -37,19 +37,6 @@ CANDIDATES: tuple[tuple[Protocol, tuple[str, ...], tuple[tuple[int, Security], .
     (Protocol.SMTP, ("smtp.", "mail.", ""), ((465, Security.SSL), (587, Security.STARTTLS))),
 )
 """Per protocol: the host-name prefixes and the (port, TLS mode) pairs tried."""
-
-_SASL = {
-    "PLAIN": AuthMethod.PASSWORD_CLEARTEXT,
-    "LOGIN": AuthMethod.PASSWORD_CLEARTEXT,
-    "CRAM-MD5": AuthMethod.PASSWORD_ENCRYPTED,
-    "SCRAM-SHA-1": AuthMethod.PASSWORD_ENCRYPTED,
-    "SCRAM-SHA-256": AuthMethod.PASSWORD_ENCRYPTED,
-    "XOAUTH2": AuthMethod.OAUTH2,
-    "OAUTHBEARER": AuthMethod.OAUTH2,
-    "GSSAPI": AuthMethod.GSSAPI,
-    "NTLM": AuthMethod.NTLM,
-}
-
 
 def _check_port_map(name: str, value: object) -> Mapping[int, int] | None:
     if value is None:
@@ -106,7 +93,9 @@ def _found(probe: "ProbeResult", *, plaintext: bool) -> Server:
     """The server a successful probe found, with what it found in its note."""
     from pydantic import ValidationError
 
-    methods = tuple(dict.fromkeys(_SASL[m] for m in probe.sasl_mechanisms if m in _SASL))
+    methods = tuple(
+        dict.fromkeys(SASL_METHODS[m] for m in probe.sasl_mechanisms if m in SASL_METHODS)
+    )
     fields = {
         **probe.server.model_dump(),
         "auth": methods or (AuthMethod.PASSWORD_CLEARTEXT,),
