@@ -29,7 +29,7 @@ from .errors import AutoconfigError
 if TYPE_CHECKING:
     from .models import Instruction, ModelKit, OAuth2, Provider, Server
 
-__all__ = ["MAX_DOMAINS", "MAX_SIZE", "read", "write"]
+__all__ = ["MAX_DOMAINS", "MAX_SIZE", "check_encoding", "read", "write"]
 
 MAX_SIZE = 1024 * 1024
 """The largest document accepted, in bytes (real files are a few kilobytes)."""
@@ -94,8 +94,12 @@ _UNSAFE_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "undefined"}
 """Codecs Python knows that no XML document may use (they decode escapes, or nothing)."""
 
 
-def _check_encoding(data: bytes) -> None:
-    """Refuse a declared encoding that is not a text encoding a document may use."""
+def check_encoding(data: bytes, what: str = "The autoconfig document") -> None:
+    """Refuse a declared encoding that is not a text encoding a document may use.
+
+    Run before parsing any XML from the network; ``what`` names the document in the
+    :class:`~mailsettings.AutoconfigError`.
+    """
     import codecs
 
     declared = _DECLARED_ENCODING.match(data)
@@ -105,11 +109,9 @@ def _check_encoding(data: bytes) -> None:
     try:
         info = codecs.lookup(name)
     except (LookupError, ValueError):  # ValueError: a NUL in the name
-        raise AutoconfigError(f"The autoconfig document declares an unknown encoding {name!r}.") from None
+        raise AutoconfigError(f"{what} declares an unknown encoding {name!r}.") from None
     if not getattr(info, "_is_text_encoding", True) or info.name in _UNSAFE_CODECS:
-        raise AutoconfigError(
-            f"The autoconfig document declares {name!r}, which is not a text encoding for XML."
-        )
+        raise AutoconfigError(f"{what} declares {name!r}, which is not a text encoding for XML.")
 
 
 def _parse_xml(data: bytes | str) -> ET.Element:
@@ -126,7 +128,7 @@ def _parse_xml(data: bytes | str) -> ET.Element:
             f"The autoconfig document is too large ({size} bytes; the limit is {MAX_SIZE})."
         )
     if isinstance(data, bytes):
-        _check_encoding(data)
+        check_encoding(data)
     try:
         root: ET.Element = SafeET.fromstring(
             data, forbid_dtd=True, forbid_entities=True, forbid_external=True

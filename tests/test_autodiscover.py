@@ -283,3 +283,11 @@ def test_protocol_entries_are_capped() -> None:
 @pytest.fixture(autouse=True)
 def _no_getaddrinfo(no_getaddrinfo: list[object]) -> None:
     """Every name is resolved through the library's DNS module."""
+
+
+@pytest.mark.parametrize("encoding", ["unicode-escape", "raw-unicode-escape", "hex", "base64"])
+def test_an_answer_in_an_escape_codec_is_refused_like_an_autoconfig_file(encoding: str) -> None:
+    body = pox("IMAP").replace(b'encoding="utf-8"', f'encoding="{encoding}"'.encode())
+    assert f'encoding="{encoding}"'.encode() in body
+    with pytest.raises(ValueError, match=f"declares '{encoding}', which is not a text encoding"):
+        read_pox(body, "jane@example.test")

@@ -24,8 +24,9 @@ SMTP here", and the next source runs.
 
 The result is trusted only when every hop was HTTPS and the answer came from the
 address's domain itself; otherwise it is untrusted, with a warning naming where it came
-from. The XML is read like autoconfig files: DTDs and entities refused, at most
-:data:`MAX_SIZE` bytes and :data:`MAX_PROTOCOLS` protocol entries.
+from. The XML is read like autoconfig files: DTDs, entities and declared encodings that are
+not text encodings (``unicode-escape``, ``hex``) refused, at most :data:`MAX_SIZE` bytes and
+:data:`MAX_PROTOCOLS` protocol entries.
 
 >>> answer = read_pox(b'''<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
 ... <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
@@ -171,9 +172,12 @@ def read_pox(body: bytes, email: str) -> PoxAnswer:
     import defusedxml
     import defusedxml.ElementTree as SafeET
 
+    from .._autoconfig_xml import check_encoding
+
     if len(body) > MAX_SIZE:
         raise ValueError(f"the answer is too large ({len(body)} bytes)")
     try:
+        check_encoding(body, "the answer")
         root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (defusedxml.DefusedXmlException, ET.ParseError, ValueError, LookupError) as error:
         raise ValueError(f"not well-formed or unsafe XML ({str(error)[:120]})") from None
