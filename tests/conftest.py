@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,42 @@ def server(protocol: str, host: str, port: int, security: str, **extra: object) 
     return Server.model_validate(
         {"protocol": protocol, "host": host, "port": port, "security": security, **extra}
     )
+
+
+def run_with_a_terminal(
+    command: Sequence[str], *, terminal: str, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run ``command`` with a pseudo-terminal as its ``terminal`` stream ("stdout" or "stderr").
+
+    The other stream is captured as text. Returns the finished process and what the
+    terminal received.
+    """
+    import pty
+
+    controller, tty = pty.openpty()
+    try:
+        done = subprocess.run(
+            list(command),
+            stdout=tty if terminal == "stdout" else subprocess.PIPE,
+            stderr=tty if terminal == "stderr" else subprocess.PIPE,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        os.close(tty)
+        tty = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+        if tty != -1:
+            os.close(tty)
+    return done, shown

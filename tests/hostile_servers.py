@@ -26,12 +26,11 @@ from pathlib import Path
 import dns.exception
 import dns.flags
 import dns.message
-import dns.name
-import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
 import dns.rrset
+from dns_servers import make_resolver
 
 LOOPBACK = "127.0.0.1"
 MAX_UDP = 65_507
@@ -77,9 +76,8 @@ class WireResponder:
 
     def resolver(self, timeout: float = 2.0) -> dns.resolver.Resolver:
         """A resolver asking only this server."""
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [dns.nameserver.Do53Nameserver(LOOPBACK, self.port)]
-        resolver.timeout = timeout
+        resolver = make_resolver(self.port, timeout=timeout)
+        assert isinstance(resolver, dns.resolver.Resolver)
         return resolver
 
     def _answer(self, query: dns.message.Message, wire: bytes, key: tuple[str, str]) -> bytes:
@@ -209,7 +207,7 @@ def back_to(baseline: tuple[int, int, int], grace: float) -> tuple[int, int, int
     """
     deadline = time.monotonic() + grace
     while True:
-        now = (threading.active_count(), thread_count(), socket_count())
+        now = process_state()
         if all(n <= b for n, b in zip(now, baseline, strict=True)) or time.monotonic() > deadline:
             return now
         time.sleep(0.01)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import dns.asyncresolver
@@ -30,6 +30,9 @@ import pytest
 import trustme
 from conftest import SHARED, require_shared
 from dns_servers import Dnsmasq
+
+if TYPE_CHECKING:
+    from mailsettings.options import LookupOptions
 
 LOOPBACK = "127.0.0.1"
 OTHER_LOOPBACK = "127.0.0.2"
@@ -49,6 +52,9 @@ TEST_DOMAINS = (
     "mail.hoster.test",
 )
 UNTRUSTED = "untrusted.test"
+
+AUTOCONFIG_PATH = "/mail/config-v1.1.xml"
+WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
 
 Handler = Callable[["RequestHandler"], None]
 
@@ -401,6 +407,27 @@ class Network:
     @property
     def ssl_context(self) -> ssl.SSLContext:
         return self.certificates.client_context()
+
+    def autoconfig_options(self, **extra: Any) -> LookupOptions:
+        """Lookup options for live autoconfig against these servers, then ``extra``.
+
+        The URL templates point at :attr:`https` (its port); names resolve through the
+        test dnsmasq, the test CA is trusted, private addresses are allowed; 5 s budget.
+        """
+        port = self.https.port
+        settings: LookupOptions = {
+            "autoconfig": True,
+            "resolver": self.resolver(),
+            "ssl_context": self.ssl_context,
+            "allow_private_networks": True,
+            "autoconfig_url": f"https://autoconfig.{{domain}}:{port}{AUTOCONFIG_PATH}"
+            "?emailaddress={address}",
+            "well_known_url": f"https://{{domain}}:{port}{WELL_KNOWN_PATH}",
+            "ispdb_url": f"https://ispdb.test:{port}/v1.1/",
+            "timeout": 5.0,
+        }
+        settings.update(extra)  # type: ignore[typeddict-item]
+        return settings
 
     def reset(self) -> None:
         for server in (self.https, self.https_other, self.http, self.https_v6):

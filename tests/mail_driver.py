@@ -15,15 +15,42 @@ from types import TracebackType
 from typing import TypeVar
 
 from mailsettings.protocol import (
+    AuthFailed,
+    AuthOK,
+    Bye,
+    Capabilities,
     Challenge,
     Client,
+    CommandFailed,
+    CommandOK,
     ConnectionClosed,
     Event,
+    IMAPClient,
+    MaildropStatus,
+    POP3Client,
+    Selected,
+    ServerID,
+    SMTPClient,
     TLSReady,
+    TLSRefused,
 )
 
 E = TypeVar("E", bound=Event)
 READ_SIZE = 65536
+FINAL_EVENTS = (
+    AuthFailed,
+    AuthOK,
+    Bye,
+    Capabilities,
+    CommandFailed,
+    CommandOK,
+    MaildropStatus,
+    Selected,
+    ServerID,
+    TLSReady,
+    TLSRefused,
+)
+"""The events that end a command's answer (:meth:`Driver.answer`)."""
 
 
 class Driver:
@@ -124,33 +151,17 @@ class Driver:
     def answer(self, data: bytes) -> Event:
         """Send a command and return the event that ends its answer, whatever it is."""
         self.send(data)
-        from mailsettings.protocol import (
-            AuthFailed,
-            AuthOK,
-            Bye,
-            Capabilities,
-            CommandFailed,
-            CommandOK,
-            MaildropStatus,
-            Selected,
-            ServerID,
-            TLSRefused,
-        )
+        return self.read_events(*FINAL_EVENTS)[-1]
 
-        final = (
-            AuthFailed,
-            AuthOK,
-            Bye,
-            Capabilities,
-            CommandFailed,
-            CommandOK,
-            MaildropStatus,
-            Selected,
-            ServerID,
-            TLSReady,
-            TLSRefused,
-        )
-        return self.read_events(*final)[-1]
+    def capabilities(self, ehlo_name: str = "client.guess.test") -> Capabilities:
+        """Ask for the capabilities (IMAP CAPABILITY, POP3 CAPA, SMTP EHLO ``ehlo_name``)."""
+        client = self.client
+        if isinstance(client, IMAPClient):
+            return self.command(client.capability(), Capabilities)
+        if isinstance(client, POP3Client):
+            return self.command(client.capa(), Capabilities)
+        assert isinstance(client, SMTPClient)
+        return self.command(client.ehlo(ehlo_name), Capabilities)
 
     def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
         """After ``TLSReady``: the handshake, then tell the client."""

@@ -38,9 +38,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import dns.resolver
 import pytest
 import trustme
+from dns_servers import Dnsmasq
+
+from mailsettings import Provider
 
 LOOPBACK = "127.0.0.1"
 MAIL_HOST = "127.0.0.25"
@@ -68,6 +73,8 @@ STANDARD_PORTS = {
     ("smtp", "starttls"): 587,
 }
 """(protocol, security) -> the standard port a client would use."""
+SERVER_HOSTS = {"imap": f"imap.{DOMAIN}", "pop3": f"pop.{DOMAIN}", "smtp": f"smtp.{DOMAIN}"}
+"""protocol -> the host name :func:`domain_provider` lists for it."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,28 @@ USERS = (
 )
 """Alice logs in with her address, Bob with his local part only; Carol's password is not
 ASCII (SASL PLAIN sends it in UTF-8; IMAP's ``LOGIN`` command cannot carry it)."""
+
+
+def domain_provider(security: str = "ssl", **extra: Any) -> Provider:
+    """A provider for :data:`DOMAIN`: IMAP, POP3 and SMTP at :data:`SERVER_HOSTS` on the
+    standard ports for ``security`` (``MailServers.port_map`` leads them to the test ports)."""
+    return Provider.model_validate(
+        {
+            "id": DOMAIN,
+            "name": "Guess Test Mail",
+            "domains": [DOMAIN],
+            "servers": [
+                {
+                    "protocol": protocol,
+                    "host": host,
+                    "port": STANDARD_PORTS[protocol, security],
+                    "security": security,
+                }
+                for protocol, host in SERVER_HOSTS.items()
+            ],
+            **extra,
+        }
+    )
 
 
 def mail_host_names(domain: str = DOMAIN) -> tuple[str, ...]:
@@ -163,6 +192,17 @@ class MailServers:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.ca.configure_trust(context)
         return context
+
+    def network(self, resolver: dns.resolver.Resolver, **extra: Any) -> dict[str, Any]:
+        """The options that reach these servers: names through ``resolver``, the test CA
+        trusted, private addresses allowed, standard ports mapped to the test ports."""
+        return {
+            "ssl_context": self.client_context(),
+            "resolver": resolver,
+            "allow_private_networks": True,
+            "port_map": self.port_map,
+            **extra,
+        }
 
     def dovecot_log_text(self) -> str:
         return self.dovecot_log.read_text(encoding="utf-8", errors="replace")
@@ -594,3 +634,12 @@ def mail_servers_factory() -> Iterator[MailServersFactory]:
 def mail_servers(mail_servers_factory: MailServersFactory) -> MailServers:
     """Dovecot and Postfix on :data:`MAIL_HOST` for the test domain :data:`DOMAIN`."""
     return mail_servers_factory()
+
+
+@pytest.fixture(scope="session")
+def mail_names() -> Iterator[Dnsmasq]:
+    """dnsmasq: the test domain's names at Dovecot/Postfix, ``hostile.test`` at the hostile
+    servers (127.0.0.1, tests/hostile_mail_servers.py)."""
+    names = Dnsmasq([f"--address=/{DOMAIN}/{MAIL_HOST}", f"--address=/hostile.test/{LOOPBACK}"])
+    yield names
+    names.stop()

@@ -22,10 +22,12 @@ import dns.resolver
 import pytest
 from conftest import server
 from https_server import (
+    AUTOCONFIG_PATH,
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
     LOOPBACK,
     MALFORMED,
+    WELL_KNOWN_PATH,
     Network,
     config_xml,
     drip,
@@ -65,38 +67,18 @@ from mailsettings.store import ProviderStore
 
 pytestmark = pytest.mark.usefixtures("no_getaddrinfo")
 
-AUTOCONFIG_PATH = "/mail/config-v1.1.xml"
-WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
 AUTOCONFIG, WELL_KNOWN, ISPDB = SOURCES
-
-
-def live(net: Network, **extra: Any) -> LookupOptions:
-    """Lookup options whose URL templates point at the loopback HTTPS server's port."""
-    port = net.https.port
-    settings: LookupOptions = {
-        "autoconfig": True,
-        "resolver": net.resolver(),
-        "ssl_context": net.ssl_context,
-        "allow_private_networks": True,
-        "autoconfig_url": f"https://autoconfig.{{domain}}:{port}{AUTOCONFIG_PATH}"
-        "?emailaddress={address}",
-        "well_known_url": f"https://{{domain}}:{port}{WELL_KNOWN_PATH}",
-        "ispdb_url": f"https://ispdb.test:{port}/v1.1/",
-        "timeout": 5.0,
-    }
-    settings.update(extra)  # type: ignore[typeddict-item]
-    return settings
 
 
 def lookup(
     net: Network, mode: str, address: str, *, registry: Registry | None = None, **extra: Any
 ) -> LookupResult:
-    """``address`` looked up with :func:`live` options: ``lookup`` or ``alookup`` by ``mode``."""
+    """``address`` looked up with ``Network.autoconfig_options``, sync or async by ``mode``."""
     registry = registry if registry is not None else Registry()
     if mode == "sync":
-        return registry.lookup(address, **live(net, **extra))
+        return registry.lookup(address, **net.autoconfig_options(**extra))
     extra.setdefault("resolver", net.async_resolver())
-    return asyncio.run(registry.alookup(address, **live(net, **extra)))
+    return asyncio.run(registry.alookup(address, **net.autoconfig_options(**extra)))
 
 
 def not_found(net: Network, mode: str, address: str, **extra: Any) -> str:
@@ -115,7 +97,7 @@ def context(
 ) -> Context[Any]:
     """A lookup's context for running sources directly (the engine makes the same)."""
     specs = option_specs(LookupOptions)
-    settings = {**defaults(specs), **checked(specs, live(net, **extra))}
+    settings = {**defaults(specs), **checked(specs, net.autoconfig_options(**extra))}
     parsed = parse_address(address) if isinstance(address, str) else address
     return Context(parsed, Budget.start(budget), settings, ProviderStore(), TTLCache(64))
 

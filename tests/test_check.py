@@ -36,13 +36,7 @@ def test_a_provider_whose_servers_answer_as_the_data_says(
 ) -> None:
     qq = Registry().get("qq.com")
     assert qq is not None
-    checks = check(
-        [qq],
-        ssl_context=qq_servers.client_context(),
-        resolver=qq_names.resolver(),
-        allow_private_networks=True,
-        port_map=qq_servers.port_map,
-    )
+    checks = check([qq], **qq_servers.network(qq_names.resolver()))
     assert [(c.probe.server.host, c.probe.server.port) for c in checks] == [
         (s.host, s.port) for s in qq.servers
     ]

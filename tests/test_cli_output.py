@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_with_a_terminal
 from dns_servers import Dnsmasq
 
 import mailsettings
@@ -167,33 +168,9 @@ def test_not_found_names_only_the_flags_not_used(
 
 def run_on_a_terminal(*args: str, columns: int) -> str:
     """The output of the command with a terminal of ``columns`` columns as standard output."""
-    import pty
-
-    controller, terminal = pty.openpty()
-    try:
-        done = subprocess.run(
-            [*COMMAND, *args],
-            stdout=terminal,
-            stderr=subprocess.PIPE,
-            env=environment(COLUMNS=str(columns)),
-            check=False,
-            timeout=60,
-        )
-        os.close(terminal)
-        terminal = -1
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(controller)
-        if terminal != -1:
-            os.close(terminal)
+    done, shown = run_with_a_terminal(
+        [*COMMAND, *args], terminal="stdout", env=environment(COLUMNS=str(columns))
+    )
     assert done.returncode == 0, done.stderr
     return shown.decode("utf-8").replace("\r\n", "\n")
 

@@ -20,17 +20,10 @@ def test_the_page_has_examples() -> None:
     assert len(BLOCKS) >= 6
 
 
-def test_the_examples_run_in_order(
-    mail_servers: MailServers, start_dnsmasq: type[Dnsmasq]
-) -> None:
+def test_the_examples_run_in_order(mail_servers: MailServers, start_dnsmasq: type[Dnsmasq]) -> None:
     names = start_dnsmasq([f"--address=/{DOMAIN}/{MAIL_HOST}"])
     namespace: dict[str, Any] = {
-        "network": {
-            "resolver": names.resolver(),
-            "ssl_context": mail_servers.client_context(),
-            "allow_private_networks": True,
-            "port_map": mail_servers.port_map,
-        },
+        "network": mail_servers.network(names.resolver()),
         "password": mail_servers.full_address_user.password,
     }
     printed = io.StringIO()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_with_a_terminal
 from dns_servers import Dnsmasq, Responder, data_mx_cases
 
 import mailsettings
@@ -23,9 +22,12 @@ _WITH_SERVERS = {p.id for p in mailsettings.providers() if p.servers}
 MX_DOMAIN = next(d for d, pid, pattern in data_mx_cases() if pid in _WITH_SERVERS)
 
 
+COMMAND = [sys.executable, "-m", "mailsettings"]
+
+
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mailsettings", *args],
+        [*COMMAND, *args],
         capture_output=True,
         text=True,
         input=stdin,
@@ -204,39 +206,9 @@ def test_bulk_jsonl_from_stdin(dns_server: Dnsmasq) -> None:
 def test_bulk_progress_bar_only_on_a_terminal(dns_server: Dnsmasq, tmp_path: Path) -> None:
     source = tmp_path / "addresses.txt"
     source.write_text("a@qq.com\nb@srv.test\n", encoding="utf-8")
-    controller, terminal = pty.openpty()
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mailsettings",
-                "--bulk",
-                str(source),
-                "--srv",
-                *server(dns_server.port),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        os.close(terminal)
-        terminal = -1
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(controller)
-        if terminal != -1:
-            os.close(terminal)
+    done, shown = run_with_a_terminal(
+        [*COMMAND, "--bulk", str(source), "--srv", *server(dns_server.port)], terminal="stderr"
+    )
     assert done.returncode == 0
     assert b"2 rows" in shown and b"/s" in shown and b"100%" in shown
     assert "rows" not in done.stdout

@@ -27,14 +27,7 @@ def names(start_dnsmasq: type[Dnsmasq]) -> Dnsmasq:
 
 
 def registry(mail_servers: MailServers, names: Dnsmasq, **options: object) -> Registry:
-    return Registry(
-        guess=True,
-        ssl_context=mail_servers.client_context(),
-        resolver=names.resolver(),
-        allow_private_networks=True,
-        port_map=mail_servers.port_map,
-        **options,  # type: ignore[arg-type]
-    )
+    return Registry(guess=True, **mail_servers.network(names.resolver(), **options))
 
 
 def test_guess_finds_the_loopback_servers(mail_servers: MailServers, names: Dnsmasq) -> None:

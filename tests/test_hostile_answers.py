@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 from hostile_servers import WireResponder, autoconfig_with_domains, srv_records
-from https_server import Network, config_xml, reply
+from https_server import AUTOCONFIG_PATH, Network, config_xml, reply
 
 from mailsettings import (
     DiscoveryTimeoutError,
@@ -34,7 +34,6 @@ from mailsettings.sources.srv import SRV_SERVICES
 
 T = TypeVar("T")
 
-AUTOCONFIG_PATH = "/mail/config-v1.1.xml"
 SERVICES = tuple(service for service, _, _ in SRV_SERVICES)
 BUDGET = 2.0
 
@@ -44,21 +43,8 @@ def within_budget(seconds: float, budget: float = BUDGET) -> bool:
 
 
 def autoconfig_options(net: Network, **extra: Any) -> LookupOptions:
-    """Live autoconfig against the loopback servers (private addresses allowed)."""
-    port = net.https.port
-    settings: dict[str, Any] = {
-        "autoconfig": True,
-        "resolver": net.resolver(),
-        "ssl_context": net.ssl_context,
-        "allow_private_networks": True,
-        "autoconfig_url": f"https://autoconfig.{{domain}}:{port}{AUTOCONFIG_PATH}"
-        "?emailaddress={address}",
-        "well_known_url": f"https://{{domain}}:{port}/.well-known/autoconfig/mail/config-v1.1.xml",
-        "ispdb_url": f"https://ispdb.test:{port}/v1.1/",
-        "timeout": BUDGET,
-        **extra,
-    }
-    return settings  # type: ignore[return-value]
+    """Live autoconfig against the loopback servers, within :data:`BUDGET` unless told."""
+    return net.autoconfig_options(**{"timeout": BUDGET, **extra})
 
 
 def outcome(call: Callable[[], T]) -> T | MailSettingsError:

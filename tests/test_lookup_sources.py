@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from https_server import Network, config_xml, drip, reply
+from https_server import AUTOCONFIG_PATH, WELL_KNOWN_PATH, Network, config_xml, drip, reply
 
 import mailsettings
 from mailsettings import (
@@ -23,27 +23,6 @@ from mailsettings import (
     Registry,
     Source,
 )
-from mailsettings.options import LookupOptions
-
-AUTOCONFIG_PATH = "/mail/config-v1.1.xml"
-WELL_KNOWN_PATH = "/.well-known/autoconfig/mail/config-v1.1.xml"
-
-
-def options(net: Network, **extra: object) -> LookupOptions:
-    port = net.https.port
-    settings: LookupOptions = {
-        "autoconfig": True,
-        "resolver": net.resolver(),
-        "ssl_context": net.ssl_context,
-        "allow_private_networks": True,
-        "autoconfig_url": f"https://autoconfig.{{domain}}:{port}{AUTOCONFIG_PATH}"
-        "?emailaddress={address}",
-        "well_known_url": f"https://{{domain}}:{port}{WELL_KNOWN_PATH}",
-        "ispdb_url": f"https://ispdb.test:{port}/v1.1/",
-        "timeout": 5.0,
-    }
-    settings.update(extra)  # type: ignore[typeddict-item]
-    return settings
 
 
 def hosts_seen(net: Network) -> list[str]:
@@ -55,7 +34,7 @@ def test_provider_autoconfig_answers_first(net: Network) -> None:
         "autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
     )
     net.https.route("ispdb.test", "/v1.1/example.test", reply(200, config_xml("example.test")))
-    result = Registry().lookup("jane@example.test", **options(net))
+    result = Registry().lookup("jane@example.test", **net.autoconfig_options())
     assert (result.source, result.trusted) == (Source.AUTOCONFIG, True)
     assert result.url is not None and result.url.startswith("https://autoconfig.example.test:")
     assert hosts_seen(net) == ["autoconfig.example.test"]  # the ISPDB was never asked
@@ -64,17 +43,20 @@ def test_provider_autoconfig_answers_first(net: Network) -> None:
 
 def test_missing_files_fall_through_to_well_known_then_ispdb(net: Network) -> None:
     net.https.route("ispdb.test", "/v1.1/example.test", reply(200, config_xml("example.test")))
-    result = Registry().lookup("jane@example.test", **options(net))
+    result = Registry().lookup("jane@example.test", **net.autoconfig_options())
     assert (result.source, result.trusted) == (Source.ISPDB, True)
     assert hosts_seen(net) == ["autoconfig.example.test", "example.test", "ispdb.test"]
     net.https.reset()
     net.https.route("example.test", WELL_KNOWN_PATH, reply(200, config_xml("example.test")))
-    assert Registry().lookup("jane@example.test", **options(net)).source is Source.WELL_KNOWN
+    assert (
+        Registry().lookup("jane@example.test", **net.autoconfig_options()).source
+        is Source.WELL_KNOWN
+    )
 
 
 def test_ispdb_by_mx_host(net: Network) -> None:
     net.https.route("ispdb.test", "/v1.1/hoster.test", reply(200, config_xml("hoster.test")))
-    result = Registry().lookup("jane@viamx.test", **options(net))
+    result = Registry().lookup("jane@viamx.test", **net.autoconfig_options())
     assert result.source is Source.ISPDB
     assert not result.trusted  # chosen by an unauthenticated MX record
     assert result.domain == "viamx.test"
@@ -84,15 +66,15 @@ def test_ispdb_by_mx_host(net: Network) -> None:
 def test_mx_platforms_answer_only_with_mx(net: Network) -> None:
     # autoconfig alone queries the MX hosts (for the ISPDB by MX host) but matches no platform
     with pytest.raises(ProviderNotFoundError) as caught:
-        Registry().lookup("jane@workspace.test", **options(net))
+        Registry().lookup("jane@workspace.test", **net.autoconfig_options())
     assert "MX" not in caught.value.tried
     assert "/v1.1/google.com" in [seen.path for seen in net.https.seen]
-    result = Registry().lookup("jane@workspace.test", **options(net, mx=True))
+    result = Registry().lookup("jane@workspace.test", **net.autoconfig_options(mx=True))
     assert result.source is Source.MX and result.mx_host == "aspmx.l.google.com"
 
 
 def test_a_bundled_domain_fetches_nothing(net: Network) -> None:
-    result = Registry().lookup("someone@qq.com", **options(net))
+    result = Registry().lookup("someone@qq.com", **net.autoconfig_options())
     assert result.source is Source.BUNDLED
     assert net.https.seen == [] and net.https.connections == 0
 
@@ -102,7 +84,9 @@ def test_private_addresses_are_refused_by_default(net: Network) -> None:
         "autoconfig.example.test", AUTOCONFIG_PATH, reply(200, config_xml("example.test"))
     )
     with pytest.raises(ProviderNotFoundError) as caught:
-        Registry().lookup("jane@example.test", **options(net, allow_private_networks=False))
+        Registry().lookup(
+            "jane@example.test", **net.autoconfig_options(allow_private_networks=False)
+        )
     assert net.https.connections == 0
     assert "provider autoconfig" in caught.value.tried
     assert "not a public address" in str(caught.value) or "private" in str(caught.value)
@@ -112,16 +96,18 @@ def test_the_budget_holds_against_a_dripping_server(net: Network) -> None:
     net.https.route("autoconfig.example.test", AUTOCONFIG_PATH, drip(config_xml("example.test")))
     started = time.monotonic()
     with pytest.raises(DiscoveryTimeoutError):
-        Registry().lookup("jane@example.test", **options(net, timeout=0.4))
+        Registry().lookup("jane@example.test", **net.autoconfig_options(timeout=0.4))
     assert time.monotonic() - started < 3 * 0.4 + 1
 
 
 def test_alookup_and_lookup_many_use_the_same_chain(net: Network) -> None:
     net.https.route("ispdb.test", "/v1.1/example.test", reply(200, config_xml("example.test")))
-    async_options = options(net, resolver=net.async_resolver())
+    async_options = net.autoconfig_options(resolver=net.async_resolver())
     result = asyncio.run(Registry().alookup("jane@example.test", **async_options))
     assert result.source is Source.ISPDB
-    many = Registry().lookup_many(["a@example.test", "b@example.test", "c@qq.com"], **options(net))
+    many = Registry().lookup_many(
+        ["a@example.test", "b@example.test", "c@qq.com"], **net.autoconfig_options()
+    )
     assert [r.source for r in many if isinstance(r, LookupResult)] == [
         Source.ISPDB,
         Source.ISPDB,
@@ -132,7 +118,7 @@ def test_alookup_and_lookup_many_use_the_same_chain(net: Network) -> None:
 
 def test_registry_defaults_and_module_shortcut(net: Network) -> None:
     net.https.route("ispdb.test", "/v1.1/example.test", reply(200, config_xml("example.test")))
-    registry = Registry(**options(net))
+    registry = Registry(**net.autoconfig_options())
     assert registry.lookup("jane@example.test").source is Source.ISPDB
     with pytest.raises(ProviderNotFoundError):
         mailsettings.lookup("jane@example.test")  # the default registry stays offline

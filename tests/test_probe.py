@@ -7,11 +7,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from conftest import server
 from dns_servers import Dnsmasq
 from hostile_mail_servers import HostileCA, HostileFactory
 from mail_servers import DOMAIN, MAIL_HOST, MailServers
 
-from mailsettings import Server
 from mailsettings.access.probe import ProbeFailure, ProbeResult, aprobe, probe
 
 
@@ -24,12 +24,6 @@ def names(start_dnsmasq: type[Dnsmasq]) -> Dnsmasq:
             "--address=/hostile.test/127.0.0.1",
             "--address=/nowhere.test/",
         ]
-    )
-
-
-def server(protocol: str, host: str, port: int, security: str) -> Server:
-    return Server.model_validate(
-        {"protocol": protocol, "host": host, "port": port, "security": security}
     )
 
 
@@ -50,10 +44,7 @@ def test_every_listener_is_described(
     found = probe(
         server(protocol, host, port, security),
         timeout=10,
-        ssl_context=mail_servers.client_context(),
-        resolver=names.resolver(),
-        allow_private_networks=True,
-        port_map=mail_servers.port_map,
+        **mail_servers.network(names.resolver()),
     )
     assert found.failure is None, found.error
     assert found.reachable and found.protocol_matches and found.verified_tls
@@ -69,11 +60,7 @@ def test_mechanisms_before_tls_are_not_reported_as_after(
     mail_servers: MailServers, names: Dnsmasq
 ) -> None:
     found = probe(
-        server("imap", f"imap.{DOMAIN}", 143, "plain"),
-        ssl_context=mail_servers.client_context(),
-        resolver=names.resolver(),
-        allow_private_networks=True,
-        port_map=mail_servers.port_map,
+        server("imap", f"imap.{DOMAIN}", 143, "plain"), **mail_servers.network(names.resolver())
     )
     assert found.starttls_offered is True and found.tls_version is None
     assert "PLAIN" not in found.sasl_mechanisms  # Dovecot refuses passwords before TLS
@@ -175,11 +162,7 @@ def test_silent_and_dripping_servers_end_within_the_budget(
 
 def test_a_probe_result_is_a_value(mail_servers: MailServers, names: Dnsmasq) -> None:
     found = probe(
-        server("smtp", f"smtp.{DOMAIN}", 465, "ssl"),
-        ssl_context=mail_servers.client_context(),
-        resolver=names.resolver(),
-        allow_private_networks=True,
-        port_map=mail_servers.port_map,
+        server("smtp", f"smtp.{DOMAIN}", 465, "ssl"), **mail_servers.network(names.resolver())
     )
     again = ProbeResult.model_validate_json(found.model_dump_json())
     assert again == found and hash(again) == hash(found)

@@ -17,7 +17,6 @@ from mail_driver import Driver
 
 from mailsettings.protocol import (
     MAX_LINE_LENGTH,
-    Capabilities,
     Greeting,
     IMAPClient,
     Plain,
@@ -120,16 +119,6 @@ def test_endless_line_is_a_protocol_error_with_bounded_reading(
         assert driver.client.state is State.BROKEN
 
 
-def _capabilities(driver: Driver) -> Capabilities:
-    client = driver.client
-    if isinstance(client, IMAPClient):
-        return driver.command(client.capability(), Capabilities)
-    if isinstance(client, POP3Client):
-        return driver.command(client.capa(), Capabilities)
-    assert isinstance(client, SMTPClient)
-    return driver.command(client.ehlo("client.test"), Capabilities)
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_starttls_refused_and_the_password_never_sent(
     hostile_mail_server: HostileFactory, protocol: str
@@ -138,7 +127,7 @@ def test_starttls_refused_and_the_password_never_sent(
     server = hostile_mail_server("starttls-refused", protocol)
     with connect(server.port, protocol) as driver:
         driver.expect(Greeting)
-        assert _capabilities(driver).starttls
+        assert driver.capabilities("client.test").starttls
         client = driver.client
         assert isinstance(client, (IMAPClient, POP3Client, SMTPClient))
         refused = driver.command(client.starttls(), TLSRefused)
@@ -190,7 +179,7 @@ def test_plain_text_injected_after_starttls_is_refused(
         client = driver.client
         assert isinstance(client, (IMAPClient, POP3Client, SMTPClient))
         if protocol == "smtp":
-            assert _capabilities(driver).starttls
+            assert driver.capabilities("client.test").starttls
         driver.send(client.starttls())
         with pytest.raises(ProtocolError, match="after accepting STARTTLS"):
             driver.read_events(TLSReady)

@@ -14,7 +14,6 @@ from mailsettings.protocol import (
     AuthFailed,
     AuthOK,
     Bye,
-    Capabilities,
     Client,
     CommandOK,
     CredentialsError,
@@ -56,27 +55,17 @@ def open_driver(servers: MailServers, protocol: str, security: str, hostname: st
     return driver
 
 
-def read_capabilities(driver: Driver) -> Capabilities:
-    client = driver.client
-    if isinstance(client, IMAPClient):
-        return driver.command(client.capability(), Capabilities)
-    if isinstance(client, POP3Client):
-        return driver.command(client.capa(), Capabilities)
-    assert isinstance(client, SMTPClient)
-    return driver.command(client.ehlo("client.guess.test"), Capabilities)
-
-
 def secure(servers: MailServers, protocol: str, security: str) -> Driver:
     """A driver over TLS (implicit, or STARTTLS done) with fresh capabilities read."""
     driver = open_driver(servers, protocol, security)
     if security == "starttls":
         if protocol == "smtp":
-            read_capabilities(driver)
+            driver.capabilities()
         client: Client = driver.client
         assert isinstance(client, (IMAPClient, POP3Client, SMTPClient))
         driver.command(client.starttls(), TLSReady)
         driver.start_tls(servers.client_context(), f"{protocol}.{servers.domain}")
-    read_capabilities(driver)
+    driver.capabilities()
     return driver
 
 
@@ -96,7 +85,7 @@ def test_every_listener_greets_and_lists_capabilities(
     mail_servers: MailServers, protocol: str, security: str
 ) -> None:
     with open_driver(mail_servers, protocol, security) as driver:
-        capabilities = read_capabilities(driver)
+        capabilities = driver.capabilities()
         assert capabilities.protocol == protocol
         assert capabilities.items
         if security == "ssl":
@@ -125,14 +114,14 @@ def test_starttls_then_capabilities_are_read_again(
     with open_driver(mail_servers, protocol, "starttls") as driver:
         client = driver.client
         assert isinstance(client, (IMAPClient, POP3Client, SMTPClient))
-        before = read_capabilities(driver)
+        before = driver.capabilities()
         assert before.starttls
         assert before.login_disabled is (protocol != "smtp")
         assert driver.command(client.starttls(), TLSReady)
         driver.start_tls(mail_servers.client_context(), f"{protocol}.{mail_servers.domain}")
         assert client.tls
         assert client.capabilities is None  # forgotten: must be read again
-        after = read_capabilities(driver)
+        after = driver.capabilities()
         assert not after.starttls
         assert not after.login_disabled
         assert {"PLAIN", "LOGIN"} <= set(after.sasl_mechanisms)
@@ -144,7 +133,7 @@ def test_postfix_greeting_and_ehlo_name(mail_servers: MailServers) -> None:
         greeting = driver.events[0]
         assert isinstance(greeting, Greeting)
         assert greeting.text == f"mail.{mail_servers.domain} ESMTP"
-        capabilities = read_capabilities(driver)
+        capabilities = driver.capabilities()
         assert capabilities.text == f"mail.{mail_servers.domain}"
         assert capabilities.has("PIPELINING")
 

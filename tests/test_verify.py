@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dns_servers import Dnsmasq
 from hostile_mail_servers import HostileFactory
-from mail_servers import DOMAIN, MAIL_HOST, MailServers, MailUser
+from mail_servers import DOMAIN, MailServers, MailUser, domain_provider
 
 import mailsettings
 from mailsettings import (
@@ -23,40 +23,8 @@ from mailsettings import (
 )
 
 
-@pytest.fixture
-def names(start_dnsmasq: type[Dnsmasq]) -> Dnsmasq:
-    return start_dnsmasq([f"--address=/{DOMAIN}/{MAIL_HOST}", "--address=/hostile.test/127.0.0.1"])
-
-
-def provider(security: str = "ssl", **extra: Any) -> Provider:
-    ports = {"ssl": (993, 995, 465), "starttls": (143, 110, 587)}[security]
-    return Provider.model_validate(
-        {
-            "id": DOMAIN,
-            "name": "Guess Test Mail",
-            "domains": [DOMAIN],
-            "servers": [
-                {
-                    "protocol": p,
-                    "host": f"{p if p != 'pop3' else 'pop'}.{DOMAIN}",
-                    "port": port,
-                    "security": security,
-                }
-                for p, port in zip(("imap", "pop3", "smtp"), ports, strict=True)
-            ],
-            **extra,
-        }
-    )
-
-
-def network(mail_servers: MailServers, names: Dnsmasq) -> dict[str, Any]:
-    return {
-        "ssl_context": mail_servers.client_context(),
-        "resolver": names.resolver(),
-        "allow_private_networks": True,
-        "port_map": mail_servers.port_map,
-        "timeout": 10.0,
-    }
+def network(mail_servers: MailServers, mail_names: Dnsmasq) -> dict[str, Any]:
+    return mail_servers.network(mail_names.resolver(), timeout=10.0)
 
 
 def hostile_result(*servers: tuple[str, int, str]) -> LookupResult:
@@ -76,12 +44,12 @@ def hostile_result(*servers: tuple[str, int, str]) -> LookupResult:
 
 
 def result(user: MailUser, security: str = "ssl", **extra: Any) -> LookupResult:
-    return Registry([provider(security, **extra)]).lookup(user.address)
+    return Registry([domain_provider(security, **extra)]).lookup(user.address)
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
 def test_a_good_password_verifies_every_protocol(
-    mail_servers: MailServers, names: Dnsmasq, security: str
+    mail_servers: MailServers, mail_names: Dnsmasq, security: str
 ) -> None:
     alice = mail_servers.full_address_user
     found = mailsettings.verify(
@@ -89,7 +57,7 @@ def test_a_good_password_verifies_every_protocol(
         address=alice.address,
         password=alice.password,
         protocols=("imap", "pop3", "smtp"),
-        **network(mail_servers, names),
+        **network(mail_servers, mail_names),
     )
     assert found.ok, [str(c.error) for c in found.checks]
     found.raise_for_failure()
@@ -100,19 +68,19 @@ def test_a_good_password_verifies_every_protocol(
     ]
 
 
-def test_a_non_ascii_password_goes_in_utf8(mail_servers: MailServers, names: Dnsmasq) -> None:
+def test_a_non_ascii_password_goes_in_utf8(mail_servers: MailServers, mail_names: Dnsmasq) -> None:
     carol = mail_servers.utf8_user
     found = mailsettings.verify(
         result(carol),
         address=carol.address,
         password=carol.password,
-        **network(mail_servers, names),
+        **network(mail_servers, mail_names),
     )
     assert found.ok, [str(c.error) for c in found.checks]
 
 
 def test_guessed_servers_find_the_right_login_form_for_both_users(
-    mail_servers: MailServers, names: Dnsmasq
+    mail_servers: MailServers, mail_names: Dnsmasq
 ) -> None:
     for user in (mail_servers.full_address_user, mail_servers.local_part_user):
         found = mailsettings.verify(
@@ -120,25 +88,30 @@ def test_guessed_servers_find_the_right_login_form_for_both_users(
             password=user.password,
             guess=True,
             allow_untrusted=True,
-            **network(mail_servers, names),
+            **network(mail_servers, mail_names),
         )
         assert found.result.source.value == "guess"
         assert found.ok, [str(c.error) for c in found.checks]
         assert {c.login for c in found.checks} == {user.login}
 
 
-def test_untrusted_results_get_no_credentials(mail_servers: MailServers, names: Dnsmasq) -> None:
+def test_untrusted_results_get_no_credentials(
+    mail_servers: MailServers, mail_names: Dnsmasq
+) -> None:
     alice = mail_servers.full_address_user
     with pytest.raises(ValueError, match="not trusted"):
         mailsettings.verify(
-            alice.address, password=alice.password, guess=True, **network(mail_servers, names)
+            alice.address, password=alice.password, guess=True, **network(mail_servers, mail_names)
         )
 
 
-def test_a_wrong_password(mail_servers: MailServers, names: Dnsmasq) -> None:
+def test_a_wrong_password(mail_servers: MailServers, mail_names: Dnsmasq) -> None:
     alice = mail_servers.full_address_user
     found = mailsettings.verify(
-        result(alice), address=alice.address, password="wrong-1", **network(mail_servers, names)
+        result(alice),
+        address=alice.address,
+        password="wrong-1",
+        **network(mail_servers, mail_names),
     )
     assert not found.ok
     error = found["imap"].error
@@ -149,7 +122,7 @@ def test_a_wrong_password(mail_servers: MailServers, names: Dnsmasq) -> None:
 
 
 def test_an_authorization_code_provider_says_what_to_do(
-    mail_servers: MailServers, names: Dnsmasq
+    mail_servers: MailServers, mail_names: Dnsmasq
 ) -> None:
     alice = mail_servers.full_address_user
     steps = [
@@ -162,7 +135,7 @@ def test_an_authorization_code_provider_says_what_to_do(
         result(alice, password="authorization-code", instructions=steps),
         address=alice.address,
         password="the-web-password",
-        **network(mail_servers, names),
+        **network(mail_servers, mail_names),
     )
     error = found["smtp"].error
     assert isinstance(error, AppPasswordRequiredError)
@@ -171,19 +144,21 @@ def test_an_authorization_code_provider_says_what_to_do(
     assert "Create a client authorization code" in str(error)
 
 
-def test_an_oauth2_token_where_none_is_offered(mail_servers: MailServers, names: Dnsmasq) -> None:
+def test_an_oauth2_token_where_none_is_offered(
+    mail_servers: MailServers, mail_names: Dnsmasq
+) -> None:
     alice = mail_servers.full_address_user
     found = mailsettings.verify(
         result(alice),
         address=alice.address,
         oauth2_token="ya29.token",
-        **network(mail_servers, names),
+        **network(mail_servers, mail_names),
     )
     assert "offers no OAuth2 mechanism" in str(found["imap"].error)
 
 
 def test_starttls_refused_means_no_password(
-    hostile_mail_server: HostileFactory, names: Dnsmasq
+    hostile_mail_server: HostileFactory, mail_names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("starttls-refused", "imap")
     target = hostile_result(("imap", 143, "starttls"))
@@ -192,7 +167,7 @@ def test_starttls_refused_means_no_password(
         address="jane@hostile.test",
         password="secret-xyz",
         protocols=("imap",),
-        resolver=names.resolver(),
+        resolver=mail_names.resolver(),
         allow_private_networks=True,
         port_map={143: hostile.port},
     )
@@ -201,12 +176,12 @@ def test_starttls_refused_means_no_password(
 
 
 def test_a_plain_server_is_refused_unless_allowed(
-    hostile_mail_server: HostileFactory, names: Dnsmasq
+    hostile_mail_server: HostileFactory, mail_names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("no-tls", "pop3")
     target = hostile_result(("pop3", 110, "plain"), ("smtp", 25, "plain"))
     options: dict[str, Any] = {
-        "resolver": names.resolver(),
+        "resolver": mail_names.resolver(),
         "allow_private_networks": True,
         "port_map": {110: hostile.port},
         "protocols": ("pop3",),
@@ -221,7 +196,7 @@ def test_a_plain_server_is_refused_unless_allowed(
 
 
 def test_a_silent_server_ends_within_the_budget(
-    hostile_mail_server: HostileFactory, names: Dnsmasq
+    hostile_mail_server: HostileFactory, mail_names: Dnsmasq
 ) -> None:
     hostile = hostile_mail_server("silent", "smtp")
     target = hostile_result(("smtp", 465, "ssl"))
@@ -233,7 +208,7 @@ def test_a_silent_server_ends_within_the_budget(
             password="pw",
             protocols=("smtp",),
             timeout=1.0,
-            resolver=names.resolver(),
+            resolver=mail_names.resolver(),
             allow_private_networks=True,
             port_map={465: hostile.port},
         )
