@@ -2,7 +2,7 @@
 
 * :func:`checked_arguments` — the arguments named like lookup options (``timeout``,
   ``resolver``, ``ssl_context``, ``allow_private_networks``, ``allowed_networks``,
-  ``port_map``, ``allow_plaintext``), checked as a lookup checks them;
+  ``port_map``), checked as a lookup checks them;
 * :func:`check_secret` — exactly one of a password and an OAuth2 token, sendable;
 * :func:`require_trusted` — credentials go only to the servers of a trusted result;
 * :func:`login_names` — the login names to try: the server's rule applied to the
@@ -66,22 +66,23 @@ _FORBIDDEN_IN_CREDENTIALS = ("\r", "\n", "\x00")
 
 
 @functools.cache
-def _lookup_specs() -> OptionSpecs:
+def _connection_specs() -> OptionSpecs:
+    from ..net import MailOptions
+    from ..net.budget import BudgetOptions
     from ..option import option_specs
-    from ..options import LookupOptions
 
-    return option_specs(LookupOptions)
+    return option_specs(BudgetOptions, MailOptions)
 
 
 def checked_arguments(**arguments: object) -> dict[str, Any]:
-    """Arguments that are also lookup options, checked (and normalized) as lookups check them.
+    """Connection arguments that are also lookup options, checked as lookups check them.
 
-    Raises :class:`TypeError` for a wrong type (``allow_plaintext="no"`` is not false),
-    :class:`ValueError` for a bad value.
+    They are ``timeout`` and the options of :class:`~mailsettings.net.MailOptions`. Raises :class:`TypeError` for a wrong type (``allow_private_networks="no"`` is not
+    false), :class:`ValueError` for a bad value.
     """
     from ..option import checked
 
-    return checked(_lookup_specs(), arguments)
+    return checked(_connection_specs(), arguments)
 
 
 def check_secret(password: object, oauth2_token: object, *, login: str | None) -> tuple[str, bool]:

@@ -1042,9 +1042,9 @@ def _connect(
         allow_private_networks=allow_private_networks,
         allowed_networks=allowed_networks,
         port_map=port_map,
-        allow_plaintext=allow_plaintext,
     )
     seconds = arguments["timeout"]
+    allow_plaintext = check_bool("allow_plaintext", allow_plaintext)
     id_fields = _check_id_fields(imap_id)
     server, provider = _server_for(
         target, protocol, address, allow_untrusted=check_bool("allow_untrusted", allow_untrusted)
@@ -1059,7 +1059,7 @@ def _connect(
         raise TypeError("login must be a non-empty str")
     secret, token = check_secret(password, oauth2_token, login=login)
     port = (arguments["port_map"] or {}).get(server.port, server.port)
-    if server.security is Security.PLAIN and not arguments["allow_plaintext"]:
+    if server.security is Security.PLAIN and not allow_plaintext:
         raise TLSError(
             f'{server.host}:{port} offers no TLS (security "plain"); refusing to send '
             "credentials in clear text (pass allow_plaintext=True to allow it)."

@@ -134,12 +134,14 @@ async def averify(
     untrusted result without ``allow_untrusted=True``, and what a lookup raises; failures
     of the servers and of the credentials are in the returned :class:`Verification`.
     """
-    from ..option import check_bool
-    from .credentials import check_secret, checked_arguments, require_trusted
+    from ..option import check_bool, checked, option_specs
+    from ..options import LookupOptions
+    from .credentials import check_secret, require_trusted
 
-    arguments = checked_arguments(
-        timeout=timeout, ssl_context=ssl_context, allow_plaintext=allow_plaintext, **options
+    arguments = checked(
+        option_specs(LookupOptions), {"timeout": timeout, "ssl_context": ssl_context, **options}
     )
+    allow_plaintext = check_bool("allow_plaintext", allow_plaintext)
     budget = Budget.start(arguments.pop("timeout"))
     secret, token = check_secret(password, oauth2_token, login=login)
     allow_untrusted = check_bool("allow_untrusted", allow_untrusted)
@@ -151,8 +153,7 @@ async def averify(
     else:
         from ..registry import default_registry
 
-        lookup_options = {k: v for k, v in arguments.items() if k != "allow_plaintext"}
-        lookup_options["timeout"] = max(budget.remaining(), 0.001)
+        lookup_options = {**arguments, "timeout": max(budget.remaining(), 0.001)}
         result = await default_registry().alookup(target, **lookup_options)
         address = target
     require_trusted(result, allow_untrusted=allow_untrusted)
@@ -166,6 +167,7 @@ async def averify(
                 login=login,
                 address=address,
                 budget=budget,
+                allow_plaintext=allow_plaintext,
                 options=arguments,
             )
             for protocol in wanted
@@ -219,6 +221,7 @@ async def _check(
     login: str | None,
     address: str | None,
     budget: Budget,
+    allow_plaintext: bool,
     options: Mapping[str, Any],
 ) -> ProtocolCheck:
     """Log in to the result's preferred server of ``protocol`` (``options`` are checked)."""
@@ -238,7 +241,9 @@ async def _check(
     dns = Dns(options.get("resolver"), TTLCache(), budget)
     tried = names[0]
     try:
-        connection = await _secure_connection(server, dns=dns, budget=budget, options=options)
+        connection = await _secure_connection(
+            server, dns=dns, budget=budget, allow_plaintext=allow_plaintext, options=options
+        )
         try:
             reply = ""
             for tried in names:
@@ -260,13 +265,14 @@ async def _secure_connection(
     *,
     dns: Dns,
     budget: Budget,
+    allow_plaintext: bool,
     options: Mapping[str, Any],
 ) -> MailConnection:
     """A connection with TLS up (or plain text, when allowed) and fresh capabilities."""
     from ..net.mail import MailConnection
     from ..protocol import Greeting
 
-    if server.security is Security.PLAIN and not options["allow_plaintext"]:
+    if server.security is Security.PLAIN and not allow_plaintext:
         raise TLSError(
             f"{server.host}:{server.port} offers no TLS: the password would travel in clear "
             "text (pass allow_plaintext=True to send it anyway)."

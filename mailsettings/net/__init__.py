@@ -13,7 +13,7 @@ none of these modules; the option groups below are plain declarations.
 """
 
 # No ``from __future__ import annotations``: the option annotations are read at run time.
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Annotated, TypedDict
 
 from ..option import Option, check_bool
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import dns.asyncresolver
     import dns.resolver
 
-__all__ = ["HttpOptions", "NetworkOptions"]
+__all__ = ["HttpOptions", "MailOptions", "NetworkOptions"]
 
 
 def _check_resolver(name: str, value: object) -> object:
@@ -64,6 +64,22 @@ def _check_networks(name: str, value: object) -> tuple[str, ...]:
         except ValueError as error:
             raise ValueError(f"{name}: {error}") from None
     return tuple(checked)
+
+
+def _check_port_map(name: str, value: object) -> "Mapping[int, int] | None":
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of ports to ports, not {type(value).__name__}")
+    for key, port in value.items():
+        for item in (key, port):
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise TypeError(f"{name} must map int ports to int ports")
+            if not 0 < item < 65536:
+                raise ValueError(f"{name}: {item} is not a port")
+    from ..models import FrozenMap
+
+    return FrozenMap(value)
 
 
 class NetworkOptions(TypedDict, total=False):
@@ -107,3 +123,17 @@ class HttpOptions(NetworkOptions, total=False):
         Option(False, "allow plain-HTTP URLs (results are marked untrusted)", check=check_bool),
     ]
     """Allow plain-HTTP URLs; their results are never trusted (default off)."""
+
+
+class MailOptions(NetworkOptions, total=False):
+    """Options of every connection to a mail server.
+
+    Guessing's probes read them, and so do the probe, verify and connection helpers of
+    :mod:`mailsettings.access`.
+    """
+
+    port_map: Annotated[
+        "Mapping[int, int] | None",
+        Option(None, "standard port -> port actually used", check=_check_port_map, flag=False),
+    ]
+    """Connect to another port than the standard one, e.g. ``{993: 10993}`` (for tests)."""

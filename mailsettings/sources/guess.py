@@ -17,12 +17,11 @@ server's ``auth`` follows the SASL mechanisms offered.
 
 # No ``from __future__ import annotations``: the option annotations are read at run time.
 import asyncio
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 from ..enums import SASL_METHODS, AuthMethod, Protocol, Security, Source
 from ..models import LookupResult, Server
-from ..net import NetworkOptions
+from ..net import MailOptions
 from ..option import Option
 from .base import BaseSource, Context
 
@@ -38,23 +37,7 @@ CANDIDATES: tuple[tuple[Protocol, tuple[str, ...], tuple[tuple[int, Security], .
 )
 """Per protocol: the host-name prefixes and the (port, TLS mode) pairs tried."""
 
-def _check_port_map(name: str, value: object) -> Mapping[int, int] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a mapping of ports to ports, not {type(value).__name__}")
-    for key, port in value.items():
-        for item in (key, port):
-            if isinstance(item, bool) or not isinstance(item, int):
-                raise TypeError(f"{name} must map int ports to int ports")
-            if not 0 < item < 65536:
-                raise ValueError(f"{name}: {item} is not a port")
-    from ..models import FrozenMap
-
-    return FrozenMap(value)
-
-
-class GuessOptions(NetworkOptions, total=False):
+class GuessOptions(MailOptions, total=False):
     """Options of guessing (and of the probes behind it)."""
 
     guess: Annotated[
@@ -66,11 +49,6 @@ class GuessOptions(NetworkOptions, total=False):
     ]
     """Return a guessed server that offers no TLS at all (default off: such servers are
     only named in the outcome)."""
-    port_map: Annotated[
-        "Mapping[int, int] | None",
-        Option(None, "standard port -> port actually used", check=_check_port_map, flag=False),
-    ]
-    """Connect to another port than the standard one, e.g. ``{993: 10993}`` (for tests)."""
 
 
 def candidates(domain: str) -> tuple[Server, ...]:
