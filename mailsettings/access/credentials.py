@@ -77,7 +77,8 @@ def _connection_specs() -> OptionSpecs:
 def checked_arguments(**arguments: object) -> dict[str, Any]:
     """Connection arguments that are also lookup options, checked as lookups check them.
 
-    They are ``timeout`` and the options of :class:`~mailsettings.net.MailOptions`. Raises :class:`TypeError` for a wrong type (``allow_private_networks="no"`` is not
+    They are ``timeout`` and the options of :class:`~mailsettings.net.MailOptions`.
+    Raises :class:`TypeError` for a wrong type (``allow_private_networks="no"`` is not
     false), :class:`ValueError` for a bad value.
     """
     from ..option import checked

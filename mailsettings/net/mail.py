@@ -47,7 +47,6 @@ __all__ = [
     "MailClient",
     "MailConnection",
     "checked_addresses",
-    "client_for",
     "default_ssl_context",
     "tls_error",
 ]
@@ -116,7 +115,7 @@ def tls_error(host: str, error: ssl.SSLError) -> TLSError:
 MailClient = IMAPClient | POP3Client | SMTPClient
 
 
-def client_for(protocol: Protocol, *, tls: bool) -> MailClient:
+def _client_for(protocol: Protocol, *, tls: bool) -> MailClient:
     """A new sans-I/O client of ``protocol`` (``tls``: the connection starts encrypted)."""
     if protocol is Protocol.IMAP:
         return IMAPClient(tls=tls)
@@ -204,7 +203,7 @@ class MailConnection:
                 )
                 continue
             return cls(
-                client_for(server.protocol, tls=implicit_tls),
+                _client_for(server.protocol, tls=implicit_tls),
                 reader,
                 writer,
                 host=host,
